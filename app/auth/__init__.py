@@ -1,0 +1,1 @@
+"""Registration, verification, approval, login and logout."""

@@ -1,0 +1,1 @@
+"""The developer's pages: models, retraining, deployment, data sets, predictions, users."""

@@ -1,0 +1,15 @@
+"""Developer routes. Every view is for the company's developer only."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from app.access import role_required
+
+bp = Blueprint("developer", __name__)
+
+
+@bp.get("/")
+@role_required("developer")
+def home():
+    return render_template("developer/home.html")

@@ -1,0 +1,56 @@
+"""Template filters and globals: numbers and dates are formatted here, not in templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def metric(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def thousands(value: int | float | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def when(value: datetime | None) -> str:
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(percent)
+    app.add_template_filter(metric)
+    app.add_template_filter(thousands)
+    app.add_template_filter(when)
+    register_globals(app)
+
+
+# Navigation by role: an entry appears once its endpoint exists.
+NAV_LINKS = {
+    "developer": [
+        ("developer.models", "Models"),
+        ("developer.predict", "Predict"),
+        ("developer.predictions", "History"),
+        ("developer.retrain", "Retrain"),
+        ("developer.datasets", "Data sets"),
+        ("developer.users", "Users"),
+    ],
+    "user": [
+        ("user.models", "Models"),
+        ("user.predict", "Predict"),
+        ("user.predictions", "History"),
+    ],
+}
+
+
+def register_globals(app: Flask) -> None:
+    def nav_links(role: str) -> list[tuple[str, str]]:
+        return [(e, label) for e, label in NAV_LINKS.get(role, []) if e in app.view_functions]
+
+    app.add_template_global(nav_links)

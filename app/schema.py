@@ -1,0 +1,273 @@
+"""The database schema: nine tables as SQLAlchemy 2.0 typed models.
+
+The migrations in `migrations/` are generated from these classes and are the only way the schema
+reaches a database. Paths stored here are relative to the configured storage roots.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class Company(TimestampMixin, db.Model):
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    developer: Mapped[Developer | None] = relationship(back_populates="company")
+    users: Mapped[list[User]] = relationship(back_populates="company")
+
+
+class AccountMixin(TimestampMixin, UserMixin):
+    """Columns and login behaviour shared by developers and users."""
+
+    role: str = ""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped on logout and password change: every session issued before then stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    def get_id(self) -> str:
+        return f"{self.role}:{self.id}:{self.session_version}"
+
+    @property
+    def is_developer(self) -> bool:
+        return self.role == "developer"
+
+
+class Developer(AccountMixin, db.Model):
+    __tablename__ = "developers"
+    role = "developer"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), unique=True)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    environment_ready_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    company: Mapped[Company] = relationship(back_populates="developer")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: may this account hold a session?
+        return bool(self.is_enabled and self.email_verified_at and self.approved_at)
+
+
+class User(AccountMixin, db.Model):
+    __tablename__ = "users"
+    role = "user"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    company: Mapped[Company] = relationship(back_populates="users")
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.is_enabled and self.email_verified_at)
+
+
+class ModelType(TimestampMixin, db.Model):
+    __tablename__ = "modeltypes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)  # e.g. "neural_network"
+    name: Mapped[str] = mapped_column(String(80))  # e.g. "Neural Network"
+    description: Mapped[str] = mapped_column(Text, default="")
+    retrainable: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Dataset(TimestampMixin, db.Model):
+    """A data file on disk. Combined data sets record the two data sets they came from."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (Index("ix_datasets_company_kind", "company_id", "kind"),)
+
+    KINDS = ("original", "retrain_upload", "combined", "predict_upload")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(500), unique=True)  # relative to DATASETS_ROOT
+    original_filename: Mapped[str | None] = mapped_column(String(255))
+    file_format: Mapped[str] = mapped_column(String(10), default="csv")
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    column_count: Mapped[int] = mapped_column(Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    uploaded_by_developer_id: Mapped[int | None] = mapped_column(ForeignKey("developers.id"))
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Lineage: a combined data set = base (original or previous combined) + upload.
+    base_dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id"))
+    upload_dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id"))
+    base_rows_used: Mapped[int | None] = mapped_column(Integer)
+    upload_rows_used: Mapped[int | None] = mapped_column(Integer)
+    replaced_rows: Mapped[int | None] = mapped_column(Integer)
+
+    base_dataset: Mapped[Dataset | None] = relationship(
+        remote_side=[id], foreign_keys=[base_dataset_id]
+    )
+    upload_dataset: Mapped[Dataset | None] = relationship(
+        remote_side=[id], foreign_keys=[upload_dataset_id]
+    )
+
+
+class Model(TimestampMixin, db.Model):
+    """A trained model of a company: a default (v1) or a retrained version, or a retrain run.
+
+    A retrain run is a row from the moment it is queued, so its status survives restarts; it
+    gets its version number and file only when it succeeds.
+    """
+
+    __tablename__ = "models"
+    __table_args__ = (
+        UniqueConstraint("company_id", "model_type_id", "version"),
+        Index("ix_models_company_status", "company_id", "status"),
+    )
+
+    STATUSES = ("queued", "running", "ready", "failed")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    model_type_id: Mapped[int] = mapped_column(ForeignKey("modeltypes.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int | None] = mapped_column(Integer)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    file_path: Mapped[str | None] = mapped_column(String(500))  # relative to MODELS_ROOT
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    sklearn_version: Mapped[str | None] = mapped_column(String(20))
+    training_dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id"))
+    trained_by_developer_id: Mapped[int | None] = mapped_column(ForeignKey("developers.id"))
+    training_rows: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="ready")
+    status_step: Mapped[str | None] = mapped_column(String(200))
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
+    error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Importances, ROC points and confusion matrix computed at training time.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    model_type: Mapped[ModelType] = relationship()
+    metrics: Mapped[list[ModelMetric]] = relationship(
+        back_populates="model", cascade="all, delete-orphan", order_by="ModelMetric.id"
+    )
+    training_dataset: Mapped[Dataset | None] = relationship()
+
+    @property
+    def label(self) -> str:
+        if self.is_default:
+            return self.model_type.name
+        return f"{self.model_type.name} v{self.version}" if self.version else self.name
+
+    def metric(self, name: str) -> float | None:
+        return next((m.value for m in self.metrics if m.name == name), None)
+
+
+class ModelMetric(TimestampMixin, db.Model):
+    __tablename__ = "modelmetrics"
+    __table_args__ = (UniqueConstraint("model_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    name: Mapped[str] = mapped_column(String(40))
+    value: Mapped[float] = mapped_column(Float)
+
+    model: Mapped[Model] = relationship(back_populates="metrics")
+
+
+class ModelDeployment(TimestampMixin, db.Model):
+    """A model made available to a company's users; withdrawing keeps the row, inactive."""
+
+    __tablename__ = "modeldeployments"
+    __table_args__ = (Index("ix_modeldeployments_company_active", "company_id", "is_active"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    deployed_by_developer_id: Mapped[int | None] = mapped_column(ForeignKey("developers.id"))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    deployed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    model: Mapped[Model] = relationship()
+
+
+class Prediction(TimestampMixin, db.Model):
+    __tablename__ = "predictions"
+    __table_args__ = (
+        Index("ix_predictions_company_created", "company_id", "created_at"),
+        Index("ix_predictions_user_created", "user_id", "created_at"),
+        Index("ix_predictions_model_created", "model_id", "created_at"),
+    )
+
+    STATUSES = ("queued", "running", "done", "failed")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    developer_id: Mapped[int | None] = mapped_column(ForeignKey("developers.id"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    input_dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    result_path: Mapped[str | None] = mapped_column(String(500))  # relative to DATASETS_ROOT
+    result_format: Mapped[str] = mapped_column(String(10), default="csv")
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    churn_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="done")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Top-risk preview rows and summary figures, computed once when scoring finishes.
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    model: Mapped[Model] = relationship()
+    user: Mapped[User | None] = relationship()
+    developer: Mapped[Developer | None] = relationship()
+    input_dataset: Mapped[Dataset] = relationship()
+
+    @property
+    def owner_name(self) -> str:
+        person = self.user or self.developer
+        return person.name if person else "—"

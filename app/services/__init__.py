@@ -1,0 +1,1 @@
+"""Service modules: each owns one responsibility; routes and scripts call them."""

@@ -1,0 +1,126 @@
+"""File storage under the two configured roots, `MODELS_ROOT` and `DATASETS_ROOT`.
+
+Every path under `models/` and `datasets/` is built here. The database stores paths relative to
+their root, so moving the roots to a shared volume is one setting. Names are chosen by the server,
+never taken from a client. Writes are atomic: a temporary file in the same folder, then a rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from flask import current_app
+
+# The data set folders, exactly as the product's original layout lists them.
+DATASET_AREAS = {
+    "dev/combinedDataset",
+    "dev/predictionResult",
+    "dev/uploadToPredict",
+    "dev/uploadToRetrain",
+    "user/predictionResult",
+    "user/uploadToPredict",
+}
+MODEL_AREAS = {"default_models", "retrained_models"}
+
+
+class StorageError(Exception):
+    """A stored file is missing, or a path escapes its root."""
+
+
+def models_root() -> Path:
+    return Path(current_app.config["MODELS_ROOT"]).resolve()
+
+
+def datasets_root() -> Path:
+    return Path(current_app.config["DATASETS_ROOT"]).resolve()
+
+
+def cache_root() -> Path:
+    return Path(current_app.config["CACHE_DIR"]).resolve()
+
+
+def ensure_layout() -> None:
+    """Create the folder tree of the original layout (idempotent)."""
+    for area in DATASET_AREAS:
+        (datasets_root() / area).mkdir(parents=True, exist_ok=True)
+    for area in MODEL_AREAS:
+        (models_root() / area).mkdir(parents=True, exist_ok=True)
+    cache_root().mkdir(parents=True, exist_ok=True)
+
+
+def _resolve_under(root: Path, relative: str) -> Path:
+    path = (root / relative).resolve()
+    if root != path and root not in path.parents:
+        raise StorageError("Path escapes its storage root.")
+    return path
+
+
+def dataset_file(relative: str) -> Path:
+    return _resolve_under(datasets_root(), relative)
+
+
+def model_file(relative: str) -> Path:
+    return _resolve_under(models_root(), relative)
+
+
+def cache_file(relative: str) -> Path:
+    return _resolve_under(cache_root(), relative)
+
+
+def new_dataset_path(area: str, extension: str) -> str:
+    """A fresh, server-chosen relative path like 'user/uploadToPredict/<uuid>.csv'."""
+    if area not in DATASET_AREAS:
+        raise StorageError(f"Unknown data set area {area!r}.")
+    if extension not in {"csv", "xlsx"}:
+        raise StorageError(f"Unsupported extension {extension!r}.")
+    (datasets_root() / area).mkdir(parents=True, exist_ok=True)
+    return f"{area}/{uuid.uuid4().hex}.{extension}"
+
+
+def default_model_path(key: str, metadata: bool = False) -> str:
+    return f"default_models/{key}{'_metadata' if metadata else ''}.pkl"
+
+
+def retrained_model_path(company_public_id: str, version: int, metadata: bool = False) -> str:
+    suffix = "_metadata" if metadata else ""
+    return f"retrained_models/{company_public_id}/neural_network_v{version}{suffix}.pkl"
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; rename it into place only if the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(target: Path, writer: Callable[[Path], None]) -> None:
+    with atomic_path(target) as tmp:
+        writer(tmp)
+
+
+def remove_quietly(*paths: Path | None) -> None:
+    """Remove files left by a failed operation; a missing file is already what we want."""
+    for path in paths:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""The user's pages: models, predictions and their history."""

@@ -1,0 +1,15 @@
+"""User routes. Every view is for a logged-in user of a company."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from app.access import role_required
+
+bp = Blueprint("user", __name__)
+
+
+@bp.get("/")
+@role_required("user")
+def home():
+    return render_template("user/home.html")

@@ -1,0 +1,111 @@
+"""Settings for each environment: development (the default), testing and production.
+
+Every setting can be overridden from the environment; nothing secret lives here. The three
+classes differ only where the environment really differs (debug, cookies, secrets).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'churnbuster.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    # Storage roots: every path under them is built by app.services.storage.
+    MODELS_ROOT = os.environ.get("MODELS_ROOT", str(BASE_DIR / "models"))
+    DATASETS_ROOT = os.environ.get("DATASETS_ROOT", str(BASE_DIR / "datasets"))
+    ORIGINAL_DATASET = os.environ.get("ORIGINAL_DATASET", str(BASE_DIR / "DatasetA.csv"))
+    CACHE_DIR = os.environ.get("CACHE_DIR", str(INSTANCE_DIR / "cache"))
+
+    # Uploads
+    MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 100) * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 1024 * 1024
+    XLSX_MAX_UNCOMPRESSED_BYTES = _int("XLSX_MAX_UNCOMPRESSED_MB", 800) * 1024 * 1024
+    XLSX_MAX_COMPRESSION_RATIO = _int("XLSX_MAX_COMPRESSION_RATIO", 100)
+    MAX_UPLOAD_ROWS = _int("MAX_UPLOAD_ROWS", 2_000_000)
+    PREDICTION_BACKGROUND_ROWS = _int("PREDICTION_BACKGROUND_ROWS", 20_000)
+    PREDICTION_CHUNK_ROWS = _int("PREDICTION_CHUNK_ROWS", 100_000)
+    RETRAIN_MIN_ROWS_PER_CLASS = _int("RETRAIN_MIN_ROWS_PER_CLASS", 10)
+
+    # Jobs: in-process worker thread unless REDIS_URL is set (then RQ).
+    REDIS_URL = os.environ.get("REDIS_URL")
+    JOB_BACKEND = os.environ.get("JOB_BACKEND", "rq" if REDIS_URL else "thread")
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "churnbuster")
+
+    # Email: with no MAIL_SERVER, mail is written to OUTBOX_DIR as .eml files.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Churn Buster <no-reply@localhost>")
+    OUTBOX_DIR = os.environ.get("OUTBOX_DIR", str(INSTANCE_DIR / "outbox"))
+
+    # Accounts and security
+    EMAIL_TOKEN_MAX_AGE = _int("EMAIL_TOKEN_MAX_AGE", 2 * 24 * 3600)
+    LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_LOCK_SECONDS = _int("LOGIN_LOCK_SECONDS", 15 * 60)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", REDIS_URL or "memory://")
+    RATELIMIT_AUTH = os.environ.get("RATELIMIT_AUTH", "20 per minute")
+    RATELIMIT_HEADERS_ENABLED = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    WTF_CSRF_TIME_LIMIT = None
+    HISTORY_PAGE_SIZE = _int("HISTORY_PAGE_SIZE", 25)
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = secrets.token_hex(32)
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    JOB_BACKEND = "thread"
+    MAIL_SERVER = None
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

