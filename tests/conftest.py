@@ -12,11 +12,14 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.extensions import db
 from app.services.database import upgrade_database
+from app.services.environment import initialize_developer_environment
 from app.services.original_data import provision_original_dataset
+from app.services.registry import ensure_default_model_files
 from tests import factories
 
 UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+TRAINING_SAMPLE_ROWS = 1500
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +28,21 @@ def original_dataset(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("original") / "DatasetA.csv"
     provision_original_dataset(target)
     return target
+
+
+@pytest.fixture(scope="session")
+def default_models_dir(tmp_path_factory, original_dataset) -> Path:
+    """The five default models, trained once per session on a small stratified sample."""
+    root = tmp_path_factory.mktemp("trained")
+    app = create_app(
+        "testing",
+        MODELS_ROOT=str(root),
+        DATASETS_ROOT=str(root / "datasets"),
+        CACHE_DIR=str(root / "cache"),
+    )
+    with app.app_context():
+        ensure_default_model_files(original_dataset, sample_rows=TRAINING_SAMPLE_ROWS)
+    return root / "default_models"
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +64,19 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-def build_app(tmp_path: Path, database_url: str, original_dataset: Path, **overrides):
+def build_app(
+    tmp_path: Path,
+    database_url: str,
+    original_dataset: Path,
+    default_models: Path | None = None,
+    **overrides,
+):
+    """An app whose storage lives under tmp_path; the session's trained defaults are linked in."""
+    if default_models is not None:
+        (tmp_path / "models").mkdir(exist_ok=True)
+        link = tmp_path / "models" / "default_models"
+        if not link.exists():
+            link.symlink_to(default_models, target_is_directory=True)
     config = {
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MODELS_ROOT": str(tmp_path / "models"),
@@ -61,10 +91,10 @@ def build_app(tmp_path: Path, database_url: str, original_dataset: Path, **overr
 
 
 @pytest.fixture
-def app(tmp_path, migrated_sqlite_template, original_dataset):
+def app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir):
     database = tmp_path / "test.sqlite3"
     shutil.copyfile(migrated_sqlite_template, database)
-    app = build_app(tmp_path, f"sqlite:///{database}", original_dataset)
+    app = build_app(tmp_path, f"sqlite:///{database}", original_dataset, default_models_dir)
     with app.app_context():
         yield app
         db.session.remove()
@@ -81,14 +111,14 @@ def database_backends() -> list:
 
 
 @pytest.fixture(params=database_backends())
-def any_db_app(request, tmp_path, original_dataset):
+def any_db_app(request, tmp_path, original_dataset, default_models_dir):
     """An app on each configured database: SQLite always, PostgreSQL when TEST_DATABASE_URL."""
     if request.param == "postgresql":
         _reset_postgres(POSTGRES_URL)
         url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
     else:
         url = f"sqlite:///{tmp_path / 'any.sqlite3'}"
-    app = build_app(tmp_path, url, original_dataset)
+    app = build_app(tmp_path, url, original_dataset, default_models_dir)
     with app.app_context():
         upgrade_database()
         yield app
@@ -108,7 +138,10 @@ def company(app):
 
 @pytest.fixture
 def developer(app, company):
-    return factories.make_developer(company)
+    """An active developer whose environment (original data set, default models) is set up."""
+    developer = factories.make_developer(company)
+    initialize_developer_environment(developer)
+    return developer
 
 
 @pytest.fixture

@@ -1,12 +1,82 @@
 """Per-developer environment: set up when a developer's account becomes active.
 
-Placeholder until the model-initialization work lands: the hook exists so accounts can call it.
+It creates the folder tree, registers the original data set as the root of the company's lineage,
+and registers and deploys the five default models. Running it again creates nothing twice.
 """
 
 from __future__ import annotations
 
-from app.schema import Developer
+import logging
+import shutil
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.schema import Company, Dataset, Developer, utcnow
+from app.services import registry, storage
+from app.services.original_data import EXPECTED_SHA256
+
+log = logging.getLogger(__name__)
+
+
+class EnvironmentError_(Exception):
+    """The environment cannot be set up; the message says what the operator must do."""
+
+
+def original_dataset_path() -> Path:
+    return Path(current_app.config["ORIGINAL_DATASET"])
+
+
+def initialize_original_dataset(company: Company, developer: Developer | None = None) -> Dataset:
+    """Copy DatasetA.csv for the company and register it as the root of its lineage (no commit)."""
+    existing = db.session.execute(
+        select(Dataset).filter_by(company_id=company.id, kind="original")
+    ).scalar_one_or_none()
+    if existing is not None and storage.dataset_file(existing.path).exists():
+        return existing
+    source = original_dataset_path()
+    if not source.exists():
+        raise EnvironmentError_(
+            f"The original data set {source} is missing. Run `make dataset` (or `make run`)."
+        )
+    relative = f"dev/combinedDataset/original_{company.public_id}.csv"
+    target = storage.dataset_file(relative)
+    with storage.atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    dataset = existing or Dataset(company_id=company.id, kind="original")
+    dataset.name = "Original data set (DatasetA.csv)"
+    dataset.path = relative
+    dataset.original_filename = "DatasetA.csv"
+    dataset.file_format = "csv"
+    dataset.row_count = _count_rows(target)
+    dataset.column_count = 21
+    dataset.size_bytes = target.stat().st_size
+    dataset.sha256 = EXPECTED_SHA256
+    dataset.uploaded_by_developer_id = developer.id if developer else None
+    db.session.add(dataset)
+    return dataset
+
+
+def _count_rows(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip()) - 1
+
+
+def initialize_developer_environment(developer: Developer) -> None:
+    """Folders, original data set, default models and their deployment (idempotent, commits)."""
+    storage.ensure_layout()
+    if not all(registry.default_model_is_current(kind) for kind in registry.training.MODEL_KINDS):
+        registry.ensure_default_model_files(original_dataset_path())
+    company = developer.company
+    initialize_original_dataset(company, developer)
+    registry.register_default_models(company)
+    developer.environment_ready_at = developer.environment_ready_at or utcnow()
+    db.session.commit()
+    log.info("Environment ready for developer %s of company %s", developer.id, company.public_id)
 
 
 def on_developer_activated(developer: Developer) -> None:
     """Called once the developer is both verified and approved (idempotent)."""
+    initialize_developer_environment(developer)

@@ -55,7 +55,8 @@ def ensure_layout() -> None:
 
 
 def _resolve_under(root: Path, relative: str) -> Path:
-    path = (root / relative).resolve()
+    # normpath, not resolve: '..' may not escape, but a root may link to a shared volume.
+    path = Path(os.path.normpath(root / relative))
     if root != path and root not in path.parents:
         raise StorageError("Path escapes its storage root.")
     return path

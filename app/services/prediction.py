@@ -1,0 +1,1 @@
+"""Batch prediction (to be built): one service for both roles."""

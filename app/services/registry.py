@@ -1,0 +1,248 @@
+"""The model registry: default model files, model rows, their metrics, and who may use what.
+
+Default models are trained once per installation into `models/default_models/` and registered
+for each company as version 1 with the default flag, deployed to its users. Retrained versions of
+the network are the company's own (v2, v3, …) and reach users only when deployed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sklearn
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.schema import Company, Developer, Model, ModelDeployment, ModelMetric, ModelType, User
+from app.services import storage, training
+from app.services.database import model_type_by_key
+from app.services.preprocessing import load_upload
+
+log = logging.getLogger(__name__)
+
+# Metric rows stored per model: the original five, then the churn-class figures and the matrix.
+EXTRA_METRICS = ("Churn Precision", "Churn Recall")
+CONFUSION_METRICS = ("True Negatives", "False Positives", "False Negatives", "True Positives")
+DISPLAY_METRICS = (*training.METRIC_KEYS, *EXTRA_METRICS)
+
+
+class ModelNotAvailable(Exception):
+    """The model does not exist or the viewer may not use it."""
+
+
+@dataclass
+class DefaultModelStatus:
+    kind: str
+    name: str
+    trained: bool  # trained by this call (False: an up-to-date file was already there)
+    metrics: dict[str, float]
+
+
+# Default model files -------------------------------------------------------------------------
+
+
+def default_model_paths(kind: str) -> tuple[Path, Path]:
+    return (
+        storage.model_file(storage.default_model_path(kind)),
+        storage.model_file(storage.default_model_path(kind, metadata=True)),
+    )
+
+
+def default_model_is_current(kind: str) -> bool:
+    """True when both files exist, the file matches its metadata and sklearn is the same."""
+    model_path, metadata_path = default_model_paths(kind)
+    if not (model_path.exists() and metadata_path.exists()):
+        return False
+    try:
+        metadata = training.load_metadata(metadata_path)
+    except Exception:  # noqa: BLE001 - any unreadable metadata means "retrain it"
+        log.warning("Unreadable metadata %s; the model will be retrained", metadata_path)
+        return False
+    return metadata.get("sklearn_version") == sklearn.__version__ and metadata.get(
+        "file_sha256"
+    ) == storage.sha256_of(model_path)
+
+
+def ensure_default_model_files(
+    dataset_path: Path,
+    sample_rows: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[DefaultModelStatus]:
+    """Train every default model whose files are missing or outdated (idempotent).
+
+    `sample_rows` trains on a stratified sample instead of the whole data set (tests only).
+    """
+    storage.ensure_layout()
+    data = None
+    statuses = []
+    for kind, name in training.MODEL_KINDS.items():
+        model_path, metadata_path = default_model_paths(kind)
+        if default_model_is_current(kind):
+            metadata = training.load_metadata(metadata_path)
+            statuses.append(DefaultModelStatus(kind, name, False, metadata["metrics"]))
+            continue
+        if data is None:
+            data = _training_data(dataset_path, sample_rows)
+        if progress:
+            progress(f"Training {name} on {len(data[0]):,} rows…")
+        result = training.train(training.build_pipeline(kind), name, *data)
+        training.save_model(result, model_path, metadata_path)
+        statuses.append(DefaultModelStatus(kind, name, True, result.metrics))
+    return statuses
+
+
+def _training_data(dataset_path: Path, sample_rows: int | None) -> tuple[pd.DataFrame, pd.Series]:
+    prepared = load_upload(dataset_path, "csv", require_target=True)
+    features, target = prepared.features, prepared.target
+    if sample_rows and sample_rows < len(features):
+        sample = target.groupby(target, group_keys=False).apply(
+            lambda g: g.sample(frac=sample_rows / len(target), random_state=training.SEED)
+        )
+        features, target = features.loc[sample.index], target.loc[sample.index]
+    return features.reset_index(drop=True), target.reset_index(drop=True)
+
+
+# Registration --------------------------------------------------------------------------------
+
+
+def save_metrics(model: Model, metadata: dict[str, Any]) -> None:
+    """Replace the model's metric rows with those of `metadata`."""
+    values = dict(metadata["metrics"])
+    values["Churn Precision"] = metadata.get("churn_precision")
+    values["Churn Recall"] = metadata.get("churn_recall")
+    matrix = metadata.get("confusion_matrix")
+    if matrix:
+        (tn, fp), (fn, tp) = matrix
+        values.update(zip(CONFUSION_METRICS, (tn, fp, fn, tp), strict=True))
+    existing = {metric.name: metric for metric in model.metrics}
+    for name, value in values.items():
+        if value is None:
+            continue
+        metric = existing.get(name)
+        if metric is None:
+            model.metrics.append(ModelMetric(name=name, value=float(value)))
+        else:
+            metric.value = float(value)
+
+
+def details_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    keys = ("feature_importances", "roc_curve", "confusion_matrix", "trained_at", "test_rows")
+    return {key: metadata.get(key) for key in keys}
+
+
+def register_model_in_db(
+    company: Company, kind: str, model_path: str, metadata: dict[str, Any], **fields: Any
+) -> Model:
+    """Create or refresh the row of a model file for `company`, with its metrics (no commit)."""
+    model_type = model_type_by_key(kind)
+    version = fields.pop("version", 1)
+    model = db.session.execute(
+        select(Model).filter_by(company_id=company.id, model_type_id=model_type.id, version=version)
+    ).scalar_one_or_none()
+    if model is None:
+        model = Model(company_id=company.id, model_type=model_type, version=version)
+        db.session.add(model)
+    model.name = fields.pop("name", model_type.name)
+    model.file_path = model_path
+    model.file_sha256 = metadata["file_sha256"]
+    model.sklearn_version = metadata.get("sklearn_version")
+    model.training_rows = metadata.get("training_rows")
+    model.details = details_from_metadata(metadata)
+    model.status = "ready"
+    for key, value in fields.items():
+        setattr(model, key, value)
+    save_metrics(model, metadata)
+    return model
+
+
+def register_default_models(company: Company) -> list[Model]:
+    """Register (or refresh) the five default models for `company` and deploy them (no commit)."""
+    models = []
+    for kind in training.MODEL_KINDS:
+        _, metadata_path = default_model_paths(kind)
+        metadata = training.load_metadata(metadata_path)
+        model = register_model_in_db(
+            company, kind, storage.default_model_path(kind), metadata, is_default=True
+        )
+        db.session.flush()
+        _ensure_active_deployment(model, company)
+        models.append(model)
+    return models
+
+
+def _ensure_active_deployment(model: Model, company: Company) -> None:
+    active = db.session.execute(
+        select(ModelDeployment).filter_by(model_id=model.id, is_active=True)
+    ).scalar_one_or_none()
+    if active is None:
+        db.session.add(ModelDeployment(model_id=model.id, company_id=company.id, is_active=True))
+
+
+def check_existing_models(company: Company) -> bool:
+    """True when the company has all five default models registered."""
+    count = db.session.scalar(
+        select(db.func.count(Model.id)).filter_by(company_id=company.id, is_default=True)
+    )
+    return count == len(training.MODEL_KINDS)
+
+
+# Who may use what ----------------------------------------------------------------------------
+
+
+def _with_metrics(statement):
+    return statement.options(selectinload(Model.metrics), selectinload(Model.model_type)).order_by(
+        Model.is_default.desc(), Model.model_type_id, Model.version
+    )
+
+
+def deployed_model_ids(company_id: int) -> set[int]:
+    return set(
+        db.session.scalars(
+            select(ModelDeployment.model_id).filter_by(company_id=company_id, is_active=True)
+        )
+    )
+
+
+def models_for(account: Developer | User) -> list[Model]:
+    """The models `account` may predict with: defaults and active deployments; a developer also
+    sees the company's undeployed ready versions."""
+    statement = select(Model).filter_by(company_id=account.company_id, status="ready")
+    if account.role != "developer":
+        statement = statement.where(Model.id.in_(deployed_model_ids(account.company_id)))
+    return list(db.session.scalars(_with_metrics(statement)))
+
+
+def model_for(account: Developer | User, model_id: int) -> Model:
+    """One model `account` may use, or ModelNotAvailable (never another company's)."""
+    for model in models_for(account):
+        if model.id == model_id:
+            return model
+    raise ModelNotAvailable("That model is not available to you.")
+
+
+def load_model_pipeline(model: Model):
+    """The fitted pipeline of `model`, checked against its registered SHA-256."""
+    if not model.file_path:
+        raise training.ModelIntegrityError("This model has no file.")
+    return training.load_pipeline(storage.model_file(model.file_path), model.file_sha256)
+
+
+def best_values(models: list[Model]) -> dict[str, float]:
+    """The best value of each displayed metric among `models` (all are higher-is-better)."""
+    best: dict[str, float] = {}
+    for model in models:
+        for name in DISPLAY_METRICS:
+            value = model.metric(name)
+            if value is not None and value > best.get(name, float("-inf")):
+                best[name] = value
+    return best
+
+
+def model_type_for_kind(kind: str) -> ModelType:
+    return model_type_by_key(kind)

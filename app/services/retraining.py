@@ -1,0 +1,1 @@
+"""Neural-network retraining (to be built): lineage, training, versions, run as jobs."""

@@ -1,0 +1,43 @@
+"""The per-developer environment: original data set, default models, deployments."""
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.schema import Dataset, Model, ModelDeployment, ModelMetric
+from app.services import registry, storage
+from app.services.environment import initialize_developer_environment
+from tests import factories
+
+
+def test_environment_registers_original_dataset_and_five_deployed_defaults(app, developer):
+    company = developer.company
+    original = db.session.execute(select(Dataset).filter_by(company_id=company.id)).scalar_one()
+    assert original.kind == "original"
+    assert original.row_count == 7043
+    assert storage.dataset_file(original.path).exists()
+    models = db.session.scalars(select(Model).filter_by(company_id=company.id)).all()
+    assert sorted(m.model_type.key for m in models) == sorted(registry.training.MODEL_KINDS)
+    assert all(m.is_default and m.version == 1 and m.file_sha256 for m in models)
+    assert all(m.metric("AUC") > 0.5 for m in models)
+    assert registry.deployed_model_ids(company.id) == {m.id for m in models}
+
+
+def test_running_the_environment_twice_creates_nothing_twice(app, developer):
+    def counts():
+        return [
+            db.session.scalar(select(func.count()).select_from(t))
+            for t in (Dataset, Model, ModelMetric, ModelDeployment)
+        ]
+
+    before = counts()
+    initialize_developer_environment(developer)
+    assert counts() == before
+
+
+def test_a_second_company_gets_its_own_independent_environment(app, developer):
+    other = factories.make_developer()
+    initialize_developer_environment(other)
+    mine = {m.id for m in registry.models_for(developer)}
+    theirs = {m.id for m in registry.models_for(other)}
+    assert len(mine) == len(theirs) == 5
+    assert not mine & theirs
