@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
 from app.extensions import db
@@ -54,6 +54,24 @@ def migrated_sqlite_template(tmp_path_factory, original_dataset) -> Path:
         upgrade_database()
         db.engine.dispose()
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url(worker_id) -> str:
+    """A PostgreSQL database of this xdist worker's own (created next to TEST_DATABASE_URL's)."""
+    base = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    if worker_id == "master":
+        return base.render_as_string(hide_password=False)
+    name = f"{base.database}_{worker_id}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).scalar()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _reset_postgres(url: str) -> None:
@@ -114,8 +132,8 @@ def database_backends() -> list:
 def any_db_app(request, tmp_path, original_dataset, default_models_dir):
     """An app on each configured database: SQLite always, PostgreSQL when TEST_DATABASE_URL."""
     if request.param == "postgresql":
-        _reset_postgres(POSTGRES_URL)
-        url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+        url = request.getfixturevalue("postgres_url")
+        _reset_postgres(url)
     else:
         url = f"sqlite:///{tmp_path / 'any.sqlite3'}"
     app = build_app(tmp_path, url, original_dataset, default_models_dir)
