@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from app import create_app
@@ -14,6 +16,7 @@ from app.extensions import db
 from app.services.database import upgrade_database
 from app.services.original_data import provision_original_dataset
 from tests import factories
+from tests.mail_server import MailServer
 
 UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
@@ -46,6 +49,20 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+class RequestClient(FlaskClient):
+    """A test client whose every request starts with an empty `g`, as in production.
+
+    The fixtures keep an app context open so tests can use the database directly; Flask then
+    reuses that context for requests, and `g` (where Flask-Login caches the logged-in account)
+    would otherwise leak from one request, and one client, to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
 def build_app(tmp_path: Path, database_url: str, original_dataset: Path, **overrides):
     config = {
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -57,18 +74,71 @@ def build_app(tmp_path: Path, database_url: str, original_dataset: Path, **overr
         "SERVER_NAME": "localhost",
     }
     config.update(overrides)
-    return create_app("testing", **config)
+    app = create_app("testing", **config)
+    app.test_client_class = RequestClient
+    return app
 
 
-@pytest.fixture
-def app(tmp_path, migrated_sqlite_template, original_dataset):
+def sqlite_app(tmp_path: Path, template: Path, original_dataset: Path, **overrides):
+    """An app on a copy of the migrated SQLite template, inside its app context."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     database = tmp_path / "test.sqlite3"
-    shutil.copyfile(migrated_sqlite_template, database)
-    app = build_app(tmp_path, f"sqlite:///{database}", original_dataset)
+    shutil.copyfile(template, database)
+    app = build_app(tmp_path, f"sqlite:///{database}", original_dataset, **overrides)
     with app.app_context():
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path, migrated_sqlite_template, original_dataset):
+    yield from sqlite_app(tmp_path, migrated_sqlite_template, original_dataset)
+
+
+@pytest.fixture
+def make_app(tmp_path, migrated_sqlite_template, original_dataset):
+    """Build an app with config overrides (e.g. CSRF or rate limits on); one per test."""
+    apps = []
+
+    def build(**overrides):
+        generator = sqlite_app(
+            tmp_path / f"app{len(apps)}", migrated_sqlite_template, original_dataset, **overrides
+        )
+        apps.append(generator)
+        return next(generator)
+
+    yield build
+    for generator in reversed(apps):
+        next(generator, None)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on a free loopback port, shared by the tests of one process."""
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_server(smtp_server):
+    smtp_server.clear()
+    return smtp_server
+
+
+@pytest.fixture
+def smtp_app(tmp_path, migrated_sqlite_template, original_dataset, mail_server):
+    """An app that sends its email over SMTP to `mail_server`."""
+    yield from sqlite_app(
+        tmp_path,
+        migrated_sqlite_template,
+        original_dataset,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=mail_server.port,
+        MAIL_SUPPRESS_SEND=False,  # Flask-Mail stays silent under TESTING unless told
+    )
 
 
 def database_backends() -> list:
