@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import pytest
 
@@ -104,6 +107,9 @@ def test_remember_me_sets_a_protected_remember_cookie(client):
     for cookie in (remember, session):
         assert "HttpOnly" in cookie
         assert "SameSite=Lax" in cookie
+    expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", remember).group(1))
+    days = (expires - datetime.now(UTC)).days
+    assert 28 <= days <= 30  # config's 30 days, not Flask-Login's default of a year
 
 
 def test_a_session_copied_before_logout_is_refused_after_it(client):
