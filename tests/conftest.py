@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import g, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
 from app.extensions import db
@@ -41,12 +41,21 @@ def migrated_sqlite_template(tmp_path_factory, original_dataset) -> Path:
     return path
 
 
-def _reset_postgres(url: str) -> None:
+def _fresh_postgres_url(url: str) -> str:
+    """A URL on an empty schema of its own for this xdist worker.
+
+    Parallel workers share one PostgreSQL database, so each gets its own schema (set as the
+    connection's search_path) instead of all dropping and creating `public` at once.
+    """
+    schema = f"test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
+    with_schema = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return with_schema.render_as_string(hide_password=False)
 
 
 class RequestClient(FlaskClient):
@@ -154,8 +163,7 @@ def database_backends() -> list:
 def any_db_app(request, tmp_path, original_dataset):
     """An app on each configured database: SQLite always, PostgreSQL when TEST_DATABASE_URL."""
     if request.param == "postgresql":
-        _reset_postgres(POSTGRES_URL)
-        url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+        url = _fresh_postgres_url(POSTGRES_URL)
     else:
         url = f"sqlite:///{tmp_path / 'any.sqlite3'}"
     app = build_app(tmp_path, url, original_dataset)

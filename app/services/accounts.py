@@ -12,6 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -507,7 +508,7 @@ def authenticate(email: str, password: str) -> Account:
     if account.locked_until and account.locked_until > now:
         raise LoginRefused(_lock_message(account.locked_until, now))
     if not check_password_hash(account.password_hash, password or ""):
-        _record_failure(account, now)
+        _refuse_wrong_password(account, now)
     account.failed_logins = 0
     account.locked_until = None
     missing = missing_steps(account)
@@ -524,7 +525,8 @@ def authenticate(email: str, password: str) -> Account:
     return account
 
 
-def _record_failure(account: Account, now: datetime) -> None:
+def _refuse_wrong_password(account: Account, now: datetime) -> NoReturn:
+    """Count the failure, lock the account at the limit, and refuse the login."""
     account.failed_logins = (account.failed_logins or 0) + 1
     if account.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
         account.failed_logins = 0
