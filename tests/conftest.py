@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
@@ -16,6 +18,7 @@ from app.services.environment import initialize_developer_environment
 from app.services.original_data import provision_original_dataset
 from app.services.registry import ensure_default_model_files
 from tests import factories
+from tests.mail_server import MailServer
 
 UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
@@ -56,30 +59,35 @@ def migrated_sqlite_template(tmp_path_factory, original_dataset) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url(worker_id) -> str:
-    """A PostgreSQL database of this xdist worker's own (created next to TEST_DATABASE_URL's)."""
-    base = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
-    if worker_id == "master":
-        return base.render_as_string(hide_password=False)
-    name = f"{base.database}_{worker_id}"
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-        ).scalar()
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+def _fresh_postgres_url(url: str) -> str:
+    """A URL on an empty schema of its own for this xdist worker.
 
-
-def _reset_postgres(url: str) -> None:
+    Parallel workers share one PostgreSQL database, so each gets its own schema (set as the
+    connection's search_path) instead of all dropping and creating `public` at once.
+    """
+    schema = f"test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
+    with_schema = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return with_schema.render_as_string(hide_password=False)
+
+
+class RequestClient(FlaskClient):
+    """A test client whose every request starts with an empty `g`, as in production.
+
+    The fixtures keep an app context open so tests can use the database directly; Flask then
+    reuses that context for requests, and `g` (where Flask-Login caches the logged-in account)
+    would otherwise leak from one request, and one client, to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
 
 
 def build_app(
@@ -91,7 +99,7 @@ def build_app(
 ):
     """An app whose storage lives under tmp_path; the session's trained defaults are linked in."""
     if default_models is not None:
-        (tmp_path / "models").mkdir(exist_ok=True)
+        (tmp_path / "models").mkdir(parents=True, exist_ok=True)
         link = tmp_path / "models" / "default_models"
         if not link.exists():
             link.symlink_to(default_models, target_is_directory=True)
@@ -105,18 +113,80 @@ def build_app(
         "SERVER_NAME": "localhost",
     }
     config.update(overrides)
-    return create_app("testing", **config)
+    app = create_app("testing", **config)
+    app.test_client_class = RequestClient
+    return app
 
 
-@pytest.fixture
-def app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir):
+def sqlite_app(
+    tmp_path: Path, template: Path, original_dataset: Path, default_models: Path, **overrides
+):
+    """An app on a copy of the migrated SQLite template, inside its app context."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     database = tmp_path / "test.sqlite3"
-    shutil.copyfile(migrated_sqlite_template, database)
-    app = build_app(tmp_path, f"sqlite:///{database}", original_dataset, default_models_dir)
+    shutil.copyfile(template, database)
+    app = build_app(
+        tmp_path, f"sqlite:///{database}", original_dataset, default_models, **overrides
+    )
     with app.app_context():
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir):
+    yield from sqlite_app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir)
+
+
+@pytest.fixture
+def make_app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir):
+    """Build an app with config overrides (e.g. CSRF or rate limits on); one per test."""
+    apps = []
+
+    def build(**overrides):
+        generator = sqlite_app(
+            tmp_path / f"app{len(apps)}",
+            migrated_sqlite_template,
+            original_dataset,
+            default_models_dir,
+            **overrides,
+        )
+        apps.append(generator)
+        return next(generator)
+
+    yield build
+    for generator in reversed(apps):
+        next(generator, None)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on a free loopback port, shared by the tests of one process."""
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_server(smtp_server):
+    smtp_server.clear()
+    return smtp_server
+
+
+@pytest.fixture
+def smtp_app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir, mail_server):
+    """An app that sends its email over SMTP to `mail_server`."""
+    yield from sqlite_app(
+        tmp_path,
+        migrated_sqlite_template,
+        original_dataset,
+        default_models_dir,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=mail_server.port,
+        MAIL_SUPPRESS_SEND=False,  # Flask-Mail stays silent under TESTING unless told
+    )
 
 
 def database_backends() -> list:
@@ -132,8 +202,7 @@ def database_backends() -> list:
 def any_db_app(request, tmp_path, original_dataset, default_models_dir):
     """An app on each configured database: SQLite always, PostgreSQL when TEST_DATABASE_URL."""
     if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-        _reset_postgres(url)
+        url = _fresh_postgres_url(POSTGRES_URL)
     else:
         url = f"sqlite:///{tmp_path / 'any.sqlite3'}"
     app = build_app(tmp_path, url, original_dataset, default_models_dir)

@@ -18,7 +18,7 @@ TABLES = {
 
 
 def test_migrations_create_the_nine_tables(any_db_app):
-    assert TABLES <= set(inspect(db.engine).get_table_names())
+    assert set(inspect(db.engine).get_table_names()) >= TABLES
 
 
 def test_modeltypes_are_seeded_with_the_five_default_kinds(any_db_app):

@@ -2,32 +2,233 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.access import public
+from app.auth.forms import (
+    AccountRegistrationForm,
+    ApproveForm,
+    CompanyRegistrationForm,
+    LoginForm,
+    PasswordChangeForm,
+    ResendForm,
+)
+from app.extensions import limiter
+from app.services import accounts
 
 bp = Blueprint("auth", __name__)
 
+REGISTERED_COMPANY_KEY = "registered_company"
 
-# Placeholders replaced by the accounts work; they exist so the layout can link to them.
+
+def auth_rate_limit() -> str:
+    return current_app.config["RATELIMIT_AUTH"]
+
+
+def _show_error(form, error: accounts.AccountError) -> None:  # noqa: ANN001 - any FlaskForm
+    """Put a service's message next to the field it is about, or above the form."""
+    field_name = getattr(error, "field", None)
+    if field_name and field_name in form:
+        form[field_name].errors = [*form[field_name].errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site (never another host), else None."""
+    if not target:
+        return None
+    target = target.strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(char) < 32 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _home_of(account) -> str:  # noqa: ANN001 - a Developer or a User
+    return url_for(f"{account.role}.home")
+
+
+# --- Registration -------------------------------------------------------------------------------
+
+
 @bp.route("/register/company", methods=["GET", "POST"])
+@public
+@limiter.limit(auth_rate_limit, methods=["POST"])
 def register_company():
-    abort(404)
+    form = CompanyRegistrationForm()
+    if form.validate_on_submit():
+        try:
+            company = accounts.register_company(form.name.data, form.email.data)
+        except accounts.RegistrationError as error:
+            _show_error(form, error)
+        else:
+            session[REGISTERED_COMPANY_KEY] = {
+                "public_id": company.public_id,
+                "name": company.name,
+                "email": company.email,
+            }
+            return redirect(url_for("auth.company_registered"))
+    return render_template("auth/register_company.html", form=form)
+
+
+@bp.get("/register/company/done")
+@public
+def company_registered():
+    company = session.get(REGISTERED_COMPANY_KEY)
+    if not company:
+        return redirect(url_for("auth.register_company"))
+    return render_template("auth/company_registered.html", company=company)
+
+
+def _register_account(role: str):  # noqa: ANN202 - a response
+    form = AccountRegistrationForm()
+    register = accounts.register_developer if role == "developer" else accounts.register_user
+    if form.validate_on_submit():
+        try:
+            account = register(
+                form.company_id.data, form.name.data, form.email.data, form.password.data
+            )
+        except accounts.RegistrationError as error:
+            _show_error(form, error)
+        else:
+            message = f"Welcome, {account.name}! We sent a confirmation link to {account.email}."
+            if role == "developer":
+                message += (
+                    f" We also asked {account.company.name} to approve you at "
+                    f"{account.company.email}. You can log in once both are done."
+                )
+            else:
+                message += " Open it, then log in."
+            flash(message, "success")
+            return redirect(url_for("auth.login"))
+    return render_template(f"auth/register_{role}.html", form=form)
 
 
 @bp.route("/register/developer", methods=["GET", "POST"])
+@public
+@limiter.limit(auth_rate_limit, methods=["POST"])
 def register_developer():
-    abort(404)
+    return _register_account("developer")
 
 
 @bp.route("/register/user", methods=["GET", "POST"])
+@public
+@limiter.limit(auth_rate_limit, methods=["POST"])
 def register_user():
-    abort(404)
+    return _register_account("user")
+
+
+# --- Emailed links ------------------------------------------------------------------------------
+
+
+def _token_problem(error: accounts.TokenError):  # noqa: ANN202 - a response
+    return render_template("auth/token_error.html", error=error, form=ResendForm()), 400
+
+
+@bp.get("/verify/<token>")
+@public
+def verify(token: str):
+    try:
+        outcome = accounts.verify_email(token)
+    except accounts.TokenError as error:
+        return _token_problem(error)
+    return render_template("auth/outcome.html", outcome=outcome)
+
+
+@bp.route("/approve/<token>", methods=["GET", "POST"])
+@public
+def approve(token: str):
+    form = ApproveForm()
+    try:
+        if form.validate_on_submit():
+            outcome = accounts.approve_developer(token)
+            return render_template("auth/outcome.html", outcome=outcome)
+        developer = accounts.developer_for_approval(token)
+    except accounts.TokenError as error:
+        return _token_problem(error)
+    return render_template("auth/approve.html", developer=developer, form=form)
+
+
+@bp.route("/resend", methods=["GET", "POST"])
+@public
+@limiter.limit(auth_rate_limit, methods=["POST"])
+def resend():
+    form = ResendForm()
+    if form.validate_on_submit():
+        accounts.resend_verification(form.email.data)
+        flash(
+            "If anything at that address is waiting for confirmation, a new email is on its way. "
+            "Use the link in the newest email.",
+            "info",
+        )
+        return redirect(url_for("auth.resend"))
+    return render_template("auth/resend.html", form=form)
+
+
+# --- Login, logout, password --------------------------------------------------------------------
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(auth_rate_limit, methods=["POST"])
 def login():
-    abort(404)
+    if current_user.is_authenticated:
+        return redirect(_home_of(current_user))
+    form = LoginForm()
+    missing_steps: list[str] = []
+    if form.validate_on_submit():
+        try:
+            account = accounts.authenticate(form.email.data, form.password.data)
+        except accounts.LoginRefused as error:
+            form.form_errors.append(error.message)
+            missing_steps = error.missing_steps
+        else:
+            login_user(account, remember=bool(form.remember.data))
+            return redirect(safe_next(request.args.get("next")) or _home_of(account))
+    return render_template("auth/login.html", form=form, missing_steps=missing_steps)
 
 
 @bp.post("/logout")
+@public
 def logout():
-    abort(404)
+    if current_user.is_authenticated:
+        accounts.end_all_sessions(current_user._get_current_object())
+        logout_user()
+        flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        account = current_user._get_current_object()
+        try:
+            accounts.change_password(account, form.current.data, form.new.data)
+        except accounts.PasswordChangeError as error:
+            _show_error(form, error)
+        else:
+            remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            # This session continues under the new version; every other one has ended.
+            login_user(account, remember=remember_cookie in request.cookies)
+            flash("Your password is changed. Other devices have been logged out.", "success")
+            return redirect(_home_of(account))
+    return render_template("auth/password.html", form=form)

@@ -1,0 +1,115 @@
+"""Outgoing email: one function per kind of message, plain-text bodies.
+
+With `MAIL_SERVER` set, messages go out over SMTP through Flask-Mail. Without it, each message is
+written as an `.eml` file into `OUTBOX_DIR` (server-chosen, timestamped name, atomic write) and
+its links are logged, so a local installation can still verify accounts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import current_app
+from flask_mail import Message
+
+from app.extensions import mail
+from app.services.storage import atomic_path
+
+log = logging.getLogger(__name__)
+
+LINK_PATTERN = re.compile(r"https?://\S+")
+
+
+class MailError(Exception):
+    """The message could not be handed to the mail server or written to the outbox."""
+
+
+def send_company_registered(to: str, company_name: str, public_id: str, verify_url: str) -> None:
+    body = f"""Hello,
+
+{company_name} is now registered on Churn Buster.
+
+Company ID: {public_id}
+
+Keep this ID: your developer and your staff sign up with it.
+
+Please confirm that this is the company's email address by opening this link:
+{verify_url}
+
+When your developer signs up, this address will receive a request to approve them.
+
+If you did not register this company, you can ignore this email.
+"""
+    _deliver(f"Your Churn Buster company ID: {public_id}", to, body)
+
+
+def send_account_verification(to: str, name: str, company_name: str, verify_url: str) -> None:
+    body = f"""Hello {name},
+
+Please confirm your email address for your Churn Buster account at {company_name}
+by opening this link:
+{verify_url}
+
+If you did not sign up, you can ignore this email.
+"""
+    _deliver("Confirm your email address for Churn Buster", to, body)
+
+
+def send_developer_approval_request(
+    to: str,
+    company_name: str,
+    public_id: str,
+    developer_name: str,
+    developer_email: str,
+    approve_url: str,
+) -> None:
+    body = f"""Hello,
+
+{developer_name} <{developer_email}> has signed up as the developer of {company_name}
+(Company ID: {public_id}) on Churn Buster.
+
+The developer can retrain models and deploy them to everyone in your company. If you know this
+person and want them to be your company's developer, open this link and press "Approve":
+{approve_url}
+
+If you do not recognise this request, do nothing: the account stays locked.
+"""
+    _deliver(f"Approve {developer_name} as developer of {company_name}", to, body)
+
+
+def send_developer_approved(to: str, name: str, company_name: str, login_url: str) -> None:
+    body = f"""Hello {name},
+
+{company_name} has approved you as its developer on Churn Buster.
+Once your own email address is confirmed you can log in:
+{login_url}
+"""
+    _deliver("You are approved as your company's developer", to, body)
+
+
+def _deliver(subject: str, to: str, body: str) -> None:
+    message = Message(subject=subject, recipients=[to], body=body)
+    try:
+        if current_app.config.get("MAIL_SERVER"):
+            mail.send(message)
+            log.info("Sent email %r to %s", subject, to)
+        else:
+            path = _write_to_outbox(message)
+            log.info("Email %r to %s written to %s", subject, to, path)
+            for link in LINK_PATTERN.findall(body):
+                log.info("Link in that email: %s", link)
+    except OSError as error:  # smtplib errors are OSError subclasses
+        raise MailError(f"The email to {to} could not be sent: {error}") from error
+
+
+def _write_to_outbox(message: Message) -> Path:
+    outbox = Path(current_app.config["OUTBOX_DIR"])
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = outbox / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(message.as_bytes())
+    return target

@@ -1,0 +1,137 @@
+"""Every protected route says who may open it, and refuses everyone else.
+
+The tests walk `app.url_map`, so routes added later are covered without editing this file.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+from tests import factories
+
+OPEN_BLUEPRINTS = {"auth", "main"}
+ROLE_BLUEPRINTS = {"developer", "user"}
+DUMMY_ID = 999999
+
+
+def _protected_rules():
+    """(endpoint, method, path) of every route that is neither static, public nor auth/main."""
+    app = create_app("testing")
+    found = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        blueprint = rule.endpoint.rpartition(".")[0]
+        if rule.endpoint == "static" or blueprint in OPEN_BLUEPRINTS:
+            continue
+        if getattr(view, "is_public", False):
+            continue
+        path = rule.rule
+        for argument in rule.arguments:
+            path = path.replace(f"<int:{argument}>", str(DUMMY_ID))
+            path = path.replace(f"<{argument}>", str(DUMMY_ID))
+            path = path.replace(f"<string:{argument}>", str(DUMMY_ID))
+        assert "<" not in path, f"add a dummy value for {rule.rule}"
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append(pytest.param(rule.endpoint, method, path, id=f"{method} {rule.rule}"))
+    return found
+
+
+PROTECTED = _protected_rules()
+PROTECTED_WITH_IDS = [param for param in PROTECTED if str(DUMMY_ID) in param.values[2]]
+
+
+def test_the_walk_finds_the_protected_routes():
+    endpoints = {param.values[0] for param in PROTECTED}
+    assert {"developer.home", "developer.users", "developer.deactivate_user", "user.home"} <= (
+        endpoints
+    )
+
+
+@pytest.mark.parametrize(("endpoint", "method", "path"), PROTECTED)
+def test_an_anonymous_visitor_is_sent_to_log_in(client, endpoint, method, path):
+    response = client.open(path, method=method)
+    if response.status_code == 302:
+        assert response.headers["Location"].startswith("/auth/login")
+    else:
+        assert response.status_code in (401, 403)
+
+
+@pytest.mark.parametrize(("endpoint", "method", "path"), PROTECTED)
+def test_the_other_role_is_refused(app, endpoint, method, path):
+    company = factories.make_company()
+    accounts = {
+        "developer": factories.make_developer(company),
+        "user": factories.make_user(company),
+    }
+    owner_role = endpoint.split(".")[0]
+    for role, account in accounts.items():
+        if role == owner_role:
+            continue
+        client = factories.log_in(app.test_client(), account)
+        response = client.open(path, method=method)
+        assert response.status_code in (403, 404), f"{role} opened {method} {path}"
+
+
+@pytest.mark.parametrize(("endpoint", "method", "path"), PROTECTED_WITH_IDS)
+def test_ids_that_are_not_the_company_s_are_not_found(app, endpoint, method, path):
+    """With made-up ids the owner role gets 403/404, never a page or a crash."""
+    role = endpoint.split(".")[0]
+    account = (factories.make_developer if role == "developer" else factories.make_user)()
+    response = factories.log_in(app.test_client(), account).open(path, method=method)
+    assert response.status_code in (403, 404)
+
+
+def test_every_developer_and_user_view_is_wrapped_by_role_required():
+    app = create_app("testing")
+    for endpoint, view in app.view_functions.items():
+        blueprint = endpoint.rpartition(".")[0]
+        if blueprint in ROLE_BLUEPRINTS:
+            assert getattr(view, "required_role", None) == blueprint, endpoint
+
+
+def test_a_form_without_its_csrf_token_is_refused(make_app):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    response = client.post("/auth/login", data={"email": "a@b.example", "password": "x" * 12})
+    assert response.status_code == 400
+    assert b"security token" in response.data
+
+    developer = factories.make_developer()
+    user = factories.make_user(developer.company)
+    developer_client = factories.log_in(app.test_client(), developer)
+    assert developer_client.post(f"/developer/users/{user.id}/deactivate").status_code == 400
+    assert user.is_enabled
+
+
+def test_a_form_with_its_csrf_token_is_accepted(make_app):
+    import re
+
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    page = client.get("/auth/resend").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post("/auth/resend", data={"email": "a@b.example", "csrf_token": token})
+    assert response.status_code == 302
+
+
+def test_too_many_login_attempts_get_the_429_page(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_AUTH="3 per minute")
+    client = app.test_client()
+    codes = [
+        client.post(
+            "/auth/login", data={"email": "x@y.example", "password": "whatever"}
+        ).status_code
+        for _ in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+    response = client.post("/auth/login", data={"email": "x@y.example", "password": "whatever"})
+    assert b"Too many attempts" in response.data
+    assert client.get("/auth/login").status_code == 200  # only POSTs count
+
+
+@pytest.mark.parametrize("path", ["/auth/register/company", "/auth/register/user", "/auth/resend"])
+def test_registration_and_resend_posts_are_rate_limited(make_app, path):
+    client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_AUTH="1 per minute").test_client()
+    client.post(path, data={})
+    assert client.post(path, data={}).status_code == 429
