@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, make_url, text
 from app import create_app
 from app.extensions import db
 from app.services.database import upgrade_database
-from app.services.environment import initialize_developer_environment
+from app.services.environment import ensure_company_models, initialize_developer_environment
 from app.services.original_data import provision_original_dataset
 from app.services.registry import ensure_default_model_files
 from tests import factories
@@ -233,7 +233,10 @@ def developer(app, company):
 
 @pytest.fixture
 def user(app, company):
-    return factories.make_user(company)
+    """A verified user; the company's default models are registered, as verification does."""
+    user = factories.make_user(company)
+    ensure_company_models(company)
+    return user
 
 
 @pytest.fixture

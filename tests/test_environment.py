@@ -41,3 +41,12 @@ def test_a_second_company_gets_its_own_independent_environment(app, developer):
     theirs = {m.id for m in registry.models_for(other)}
     assert len(mine) == len(theirs) == 5
     assert not mine & theirs
+
+
+def test_a_verified_user_of_a_company_without_developer_gets_the_default_models(app):
+    from app.services.environment import on_user_activated
+
+    user = factories.make_user()
+    assert registry.models_for(user) == []
+    on_user_activated(user)
+    assert len(registry.models_for(user)) == 5

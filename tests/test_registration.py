@@ -107,6 +107,10 @@ def test_a_user_signs_up_with_the_company_id_verifies_and_logs_in(smtp_app, mail
     user = db.session.scalars(db.select(User)).one()
     assert user.company_id == company.id
     assert user.password_hash.startswith("scrypt:")
+    # Verification gave the company its five default models, deployed to its users.
+    from app.services.registry import models_for
+
+    assert len(models_for(user)) == 5
 
 
 def test_an_unverified_user_can_ask_for_the_verification_email_again(smtp_app, mail_server):

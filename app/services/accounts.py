@@ -452,12 +452,16 @@ def approve_developer(token: str) -> Outcome:
 
 
 def _after_change(account: Account, was_active: bool) -> None:
-    """Run the activation hook once, after the commit, when a developer has just become active."""
-    if isinstance(account, Developer) and account.is_active and not was_active:
-        try:
+    """Run the activation hook once, after the commit, when an account has just become active."""
+    if not account.is_active or was_active:
+        return
+    try:
+        if isinstance(account, Developer):
             environment.on_developer_activated(account)
-        except Exception:  # the account change stands; setting up models can be retried
-            log.exception("Setting up the environment of developer %s failed", account.id)
+        else:
+            environment.on_user_activated(account)
+    except Exception:  # the account change stands; setting up models can be retried
+        log.exception("Setting up the models of %s %s failed", account.role, account.id)
 
 
 def resend_verification(email: str) -> None:

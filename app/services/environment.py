@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.schema import Company, Dataset, Developer, utcnow
+from app.schema import Company, Dataset, Developer, User, utcnow
 from app.services import registry, storage
 from app.services.original_data import EXPECTED_SHA256
 
@@ -64,11 +64,27 @@ def _count_rows(path: Path) -> int:
         return sum(1 for line in handle if line.strip()) - 1
 
 
-def initialize_developer_environment(developer: Developer) -> None:
-    """Folders, original data set, default models and their deployment (idempotent, commits)."""
+def _ensure_default_model_files() -> None:
     storage.ensure_layout()
     if not all(registry.default_model_is_current(kind) for kind in registry.training.MODEL_KINDS):
         registry.ensure_default_model_files(original_dataset_path())
+
+
+def ensure_company_models(company: Company) -> None:
+    """Register and deploy the five default models for the company if it lacks them (commits).
+
+    Users can predict with the defaults as soon as they are verified, developer or not.
+    """
+    if registry.check_existing_models(company):
+        return
+    _ensure_default_model_files()
+    registry.register_default_models(company)
+    db.session.commit()
+
+
+def initialize_developer_environment(developer: Developer) -> None:
+    """Folders, original data set, default models and their deployment (idempotent, commits)."""
+    _ensure_default_model_files()
     company = developer.company
     initialize_original_dataset(company, developer)
     registry.register_default_models(company)
@@ -80,3 +96,8 @@ def initialize_developer_environment(developer: Developer) -> None:
 def on_developer_activated(developer: Developer) -> None:
     """Called once the developer is both verified and approved (idempotent)."""
     initialize_developer_environment(developer)
+
+
+def on_user_activated(user: User) -> None:
+    """Called once a user has verified their email (idempotent)."""
+    ensure_company_models(user.company)
