@@ -38,3 +38,34 @@ def test_unknown_page_gets_a_friendly_404(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert b"Not found" in response.data
+
+
+def test_an_oversized_request_gets_a_friendly_page_not_a_bare_413(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+    response = app.test_client().post(
+        "/auth/login", data={"email": "a@b.example", "password": "x" * 4096}
+    )
+    assert response.status_code == 413
+    assert b"File too large" in response.data
+    assert b"limited to" in response.data
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+
+
+def test_production_cookies_are_secure_httponly_and_samesite_lax(monkeypatch):
+    from config import ProductionConfig
+
+    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "x" * 32)
+    app = create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
+    for prefix in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
+        assert app.config[f"{prefix}_SECURE"] is True
+        assert app.config[f"{prefix}_HTTPONLY"] is True
+        assert app.config[f"{prefix}_SAMESITE"] == "Lax"
