@@ -21,7 +21,7 @@ from app.services.environment import initialize_developer_environment
 from tests import factories
 from tests.conftest import UNDER_CI, build_app
 
-SMALL_ORIGINAL_ROWS = 800
+SMALL_ORIGINAL_ROWS = 400
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +101,7 @@ def test_three_successive_retrains_chain_their_data_sets_and_count_rows(rapp, de
     assert original.kind == "original"
     previous = original
     for version, seed in ((2, 1), (3, 2), (4, 3)):
-        frame = upload_frame(small_original, 120, repeated=15, seed=seed)
+        frame = upload_frame(small_original, 80, repeated=10, seed=seed)
         run = retrain(dev, frame, name=f"run {version}")
         assert run.status == "ready", run.error
         assert run.version == version
@@ -109,10 +109,10 @@ def test_three_successive_retrains_chain_their_data_sets_and_count_rows(rapp, de
         assert combined.kind == "combined"
         assert combined.base_dataset_id == previous.id
         assert combined.upload_dataset.kind == "retrain_upload"
-        assert combined.upload_rows_used == 120
-        assert combined.replaced_rows == 15
-        assert combined.base_rows_used == previous.row_count - 15
-        assert combined.row_count == previous.row_count + 120 - 15
+        assert combined.upload_rows_used == 80
+        assert combined.replaced_rows == 10
+        assert combined.base_rows_used == previous.row_count - 10
+        assert combined.row_count == previous.row_count + 80 - 10
         on_disk = pd.read_csv(storage.dataset_file(combined.path))
         assert len(on_disk) == combined.row_count
         assert list(on_disk.columns) == ["customerID", *training.FEATURES, "Churn"]
