@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 
 from app.access import role_required
-from app.services import accounts
+from app.developer.forms import ConfirmForm, RetrainForm
+from app.services import accounts, compare_charts, deployment, lineage, retraining
+from app.services.preprocessing import InvalidUpload
 
 bp = Blueprint("developer", __name__)
 
@@ -37,3 +49,111 @@ def deactivate_user(user_id: int):
         abort(404)
     flash(f"{user.name} is deactivated and has been logged out.", "success")
     return redirect(url_for("developer.users"))
+
+
+# Retraining ------------------------------------------------------------------------------------
+
+
+@bp.route("/retrain", methods=["GET", "POST"])
+@role_required("developer")
+def retrain():
+    form = RetrainForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            run = retraining.start_retrain(current_user, form.name.data.strip(), form.file.data)
+        except InvalidUpload as error:
+            form.file.errors.append(str(error))
+            status = 400
+        else:
+            flash(f"Retrain “{run.name}” is queued.", "success")
+            return redirect(url_for("developer.retrain_run", run_id=run.id))
+    elif form.is_submitted():
+        status = 400
+    runs = retraining.runs_for(current_user.company_id)
+    return render_template("developer/retrain.html", form=form, runs=runs), status
+
+
+@bp.get("/retrain/<int:run_id>")
+@role_required("developer")
+def retrain_run(run_id: int):
+    try:
+        run = retraining.run_for(current_user, run_id)
+    except retraining.RunNotFound:
+        abort(404)
+    return render_template(
+        "developer/retrain_run.html",
+        run=run,
+        upload=retraining.upload_of(run),
+        lineage=lineage.lineage_chain(run.training_dataset) if run.training_dataset else [],
+        in_progress=run.status in ("queued", "running"),
+    )
+
+
+# Comparing and deploying ------------------------------------------------------------------------
+
+
+@bp.get("/compare")
+@role_required("developer")
+def compare():
+    return render_template(
+        "developer/compare.html",
+        rows=retraining.compare_models(current_user.company_id),
+        metric_names=retraining.registry.DISPLAY_METRICS,
+        confirm_form=ConfirmForm(),
+    )
+
+
+@bp.get("/compare/roc.png")
+@role_required("developer")
+def compare_roc():
+    models = [row.model for row in retraining.compare_models(current_user.company_id)]
+    return send_file(compare_charts.roc_chart(models), mimetype="image/png", max_age=0)
+
+
+def _deployment_action(model_id: int, action) -> object:
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        model = action(current_user, model_id)
+    except deployment.ModelNotFound:
+        abort(404)
+    except deployment.DeploymentError as error:
+        flash(str(error), "warning")
+        return None
+    return model
+
+
+@bp.post("/models/<int:model_id>/deploy")
+@role_required("developer")
+def deploy(model_id: int):
+    model = _deployment_action(model_id, deployment.deploy)
+    if model is not None:
+        flash(f"{model.label} is now available to your users.", "success")
+    return redirect(_back())
+
+
+@bp.post("/models/<int:model_id>/undeploy")
+@role_required("developer")
+def undeploy(model_id: int):
+    model = _deployment_action(model_id, deployment.withdraw)
+    if model is not None:
+        flash(f"{model.label} is withdrawn: your users no longer see it.", "success")
+    return redirect(_back())
+
+
+def _back() -> str:
+    return url_for("developer.compare")
+
+
+# Data sets ----------------------------------------------------------------------------------------
+
+
+@bp.get("/datasets")
+@role_required("developer")
+def datasets():
+    page, rows = lineage.datasets_page(
+        current_user.company_id, request.args.get("page", 1, type=int)
+    )
+    return render_template("developer/datasets.html", page=page, rows=rows)

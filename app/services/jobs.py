@@ -12,10 +12,13 @@ never only in the queue, so a page can show it and a restart can repair it.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -43,12 +46,31 @@ def _load_job_modules() -> None:
     from app.services import prediction, retraining  # noqa: F401
 
 
-def run_job(name: str, *args: Any) -> None:
-    """Run job `name` in the current app context, or in a new app (an RQ worker process)."""
-    if not has_app_context():
-        from app import create_app  # a worker process builds its own app from the environment
+_worker_app: Flask | None = None
+_worker_app_pid: int | None = None
 
-        with create_app().app_context():
+
+def use_worker_app(app: Flask) -> None:
+    """Let RQ jobs of this process run in `app` (built once by `app.worker`)."""
+    global _worker_app, _worker_app_pid
+    _worker_app, _worker_app_pid = app, os.getpid()
+
+
+def run_job(name: str, *args: Any) -> None:
+    """Run job `name` in the current app context, or in the worker's app (an RQ worker)."""
+    if not has_app_context():
+        app = _worker_app
+        if app is None:
+            from app import create_app  # a bare `rq worker` builds its app from the environment
+
+            app = create_app(os.environ.get("APP_ENV", "development"))
+            use_worker_app(app)
+        with app.app_context():
+            if _worker_app_pid != os.getpid():
+                # A forked work horse must not share the parent's database connections.
+                from app.extensions import db
+
+                db.engine.dispose(close=False)
             run_job(name, *args)
         return
     _load_job_modules()
@@ -65,6 +87,9 @@ def enqueue(name: str, *args: Any) -> str:
     app = current_app._get_current_object()
     backend = app.config["JOB_BACKEND"]
     job_id = uuid.uuid4().hex
+    if backend == "thread":
+        # The owner process is part of the id, so recovery can tell a live job from an orphan.
+        job_id = f"{THREAD_PREFIX}{_host()}:{os.getpid()}:{job_id[:16]}"
     if backend == "rq":
         from rq import Queue
 
@@ -107,3 +132,119 @@ def redis_connection(app: Flask):
     from redis import Redis
 
     return Redis.from_url(app.config["REDIS_URL"])
+
+
+# Recovery ------------------------------------------------------------------------------------
+
+THREAD_PREFIX = "t:"
+INTERRUPTED = "interrupted: the worker stopped before the job finished. Please start it again."
+# A row may be committed a moment before its job id is stored: leave such young rows alone.
+UNQUEUED_GRACE = timedelta(minutes=5)
+
+
+def _host() -> str:
+    return socket.gethostname()[:20]
+
+
+def _thread_job_alive(job_id: str) -> bool:
+    """A thread job lives as long as its process (on this host) does."""
+    try:
+        host, pid_text, _ = job_id[len(THREAD_PREFIX) :].split(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != _host():
+        return True  # another machine's process: not ours to judge
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _rq_job_alive(job_id: str, connection, live_jobs: set[str]) -> bool:
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    try:
+        status = Job.fetch(job_id, connection=connection).get_status(refresh=True)
+    except NoSuchJobError:
+        return False
+    if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED):
+        return True
+    if status == JobStatus.STARTED:
+        return job_id in live_jobs  # started by a worker that has since died: abandoned
+    return status == JobStatus.FINISHED  # finished: the row was (or is being) updated
+
+
+def _live_rq_jobs(app: Flask, connection) -> set[str]:
+    from rq import Queue, Worker
+    from rq.registry import StartedJobRegistry
+
+    queue = Queue(app.config["RQ_QUEUE"], connection=connection)
+    StartedJobRegistry(queue=queue).cleanup()  # moves jobs whose heartbeat stopped to "failed"
+    return {
+        job_id
+        for worker in Worker.all(connection=connection)
+        if (job_id := worker.get_current_job_id())
+    }
+
+
+def recover_interrupted() -> int:
+    """Mark models/predictions rows left queued or running by a dead job as failed.
+
+    Call it when a web process or a worker starts. Returns how many rows it repaired; a
+    database not created yet is tolerated (nothing to repair).
+    """
+    from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from app.extensions import db
+    from app.schema import Model, Prediction, utcnow
+
+    app = current_app._get_current_object()
+    try:
+        rows = [
+            row
+            for table in (Model, Prediction)
+            for row in db.session.scalars(
+                select(table).where(table.status.in_(("queued", "running")))
+            )
+        ]
+    except (OperationalError, ProgrammingError) as error:
+        db.session.rollback()
+        log.warning("Job recovery skipped: the database is not ready (%s)", error.orig)
+        return 0
+    if not rows:
+        return 0
+    connection = live_jobs = None
+    if app.config["JOB_BACKEND"] == "rq":
+        connection = redis_connection(app)
+        live_jobs = _live_rq_jobs(app, connection)
+    repaired = 0
+    now = utcnow()
+    for row in rows:
+        if row.job_id is None:
+            alive = now - row.updated_at < UNQUEUED_GRACE
+        elif row.job_id.startswith(THREAD_PREFIX):
+            alive = _thread_job_alive(row.job_id)
+        elif connection is not None:
+            alive = _rq_job_alive(row.job_id, connection, live_jobs)
+        else:
+            alive = False  # an RQ job, but this process has no queue to ask: it was lost
+        if not alive:
+            row.status = "failed"
+            row.error = INTERRUPTED
+            row.finished_at = now
+            if isinstance(row, Model):
+                row.status_step = "Failed"
+                row.version = None
+            repaired += 1
+    db.session.commit()
+    if repaired:
+        log.warning("Marked %s interrupted job(s) as failed", repaired)
+    return repaired

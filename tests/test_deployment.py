@@ -1,0 +1,124 @@
+"""Deploying, withdrawing and rolling back network versions, as a company's users see it, and
+the wall between companies."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.schema import Model, ModelDeployment
+from app.services import deployment, registry, retraining
+from tests import factories
+
+
+def fake_version(developer, version: int) -> Model:
+    """A registered network version (its file is the default network's: enough to list it)."""
+    default = db.session.scalars(
+        select(Model).filter_by(company_id=developer.company_id, is_default=True)
+    ).all()
+    network = next(m for m in default if m.model_type.key == "neural_network")
+    model = Model(
+        company_id=developer.company_id,
+        model_type=network.model_type,
+        name=f"run {version}",
+        version=version,
+        status="ready",
+        file_path=network.file_path,
+        file_sha256=network.file_sha256,
+        details=network.details,
+        trained_by_developer_id=developer.id,
+    )
+    db.session.add(model)
+    db.session.flush()
+    registry.save_metrics(
+        model,
+        {
+            "metrics": {
+                "Accuracy": 0.7 + version / 100,
+                "AUC": 0.8,
+                "Precision": 0.7,
+                "Recall": 0.7,
+                "F1 Score": 0.7,
+            }
+        },
+    )
+    db.session.commit()
+    return model
+
+
+def labels_for(account) -> list[str]:
+    db.session.expire_all()
+    return [m.label for m in registry.models_for(account)]
+
+
+def test_deploy_withdraw_and_rollback_as_a_user_sees_them(developer, user, developer_client):
+    v2, v3 = fake_version(developer, 2), fake_version(developer, 3)
+    assert len(labels_for(user)) == 5 and "Neural Network v2" not in labels_for(user)
+
+    assert developer_client.post(f"/developer/models/{v2.id}/deploy").status_code == 302
+    assert "Neural Network v2" in labels_for(user)
+
+    developer_client.post(f"/developer/models/{v3.id}/deploy")
+    assert "Neural Network v3" in labels_for(user)
+    assert "Neural Network v2" not in labels_for(user)  # one retrained version at a time
+
+    developer_client.post(f"/developer/models/{v2.id}/deploy")  # rollback
+    assert "Neural Network v2" in labels_for(user) and "Neural Network v3" not in labels_for(user)
+
+    developer_client.post(f"/developer/models/{v2.id}/undeploy")
+    assert len(labels_for(user)) == 5
+    rows = db.session.scalars(select(ModelDeployment).filter_by(model_id=v2.id)).all()
+    assert len(rows) == 2 and not any(r.is_active for r in rows)
+    assert all(r.withdrawn_at is not None for r in rows)
+
+
+def test_defaults_cannot_be_withdrawn_and_a_second_deploy_is_refused(developer):
+    v2 = fake_version(developer, 2)
+    default = next(m for m in registry.models_for(developer) if m.is_default)
+    with pytest.raises(deployment.DeploymentError, match="always available"):
+        deployment.withdraw(developer, default.id)
+    deployment.deploy(developer, v2.id)
+    with pytest.raises(deployment.DeploymentError, match="already deployed"):
+        deployment.deploy(developer, v2.id)
+
+
+def test_the_compare_page_shows_the_change_against_the_previous_version(
+    developer, developer_client
+):
+    fake_version(developer, 2)
+    fake_version(developer, 3)
+    rows = retraining.compare_models(developer.company_id)
+    v3 = next(r for r in rows if r.model.version == 3)
+    assert v3.compared_to == "v2"
+    assert v3.changes["Accuracy"].text == "▲ 0.010" and v3.changes["Accuracy"].direction == "up"
+    page = developer_client.get("/developer/compare").get_data(as_text=True)
+    assert "data-confirm=" in page and "▲ 0.010" in page
+
+
+def test_another_companys_developer_sees_and_changes_nothing(app, developer, user):
+    v2 = fake_version(developer, 2)
+    other = factories.make_developer()
+    client = factories.log_in(app.test_client(), other)
+    run = Model(
+        company_id=developer.company_id,
+        model_type=v2.model_type,
+        name="secret run",
+        status="failed",
+        error="x",
+    )
+    db.session.add(run)
+    db.session.commit()
+    assert client.get(f"/developer/retrain/{run.id}").status_code == 404
+    assert client.post(f"/developer/models/{v2.id}/deploy").status_code == 404
+    assert client.post(f"/developer/models/{v2.id}/undeploy").status_code == 404
+    for page in ("/developer/retrain", "/developer/compare", "/developer/datasets"):
+        text = client.get(page).get_data(as_text=True)
+        assert "secret run" not in text and "Neural Network v2" not in text
+        assert "run 2" not in text
+    assert "Neural Network v2" not in labels_for(user)
+
+
+def test_users_cannot_open_the_developer_pages(user_client, developer):
+    for page in ("/developer/retrain", "/developer/compare", "/developer/datasets"):
+        assert user_client.get(page).status_code == 403
