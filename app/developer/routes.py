@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template, send_file
+from flask_login import current_user
 
 from app.access import role_required
+from app.services import charts, registry
 
 bp = Blueprint("developer", __name__)
 
@@ -13,3 +15,37 @@ bp = Blueprint("developer", __name__)
 @role_required("developer")
 def home():
     return render_template("developer/home.html")
+
+
+@bp.get("/models")
+@role_required("developer")
+def models():
+    return render_template("models/list.html", rows=registry.model_table(current_user))
+
+
+@bp.get("/models/<int:model_id>")
+@role_required("developer")
+def model(model_id: int):
+    try:
+        overview = registry.model_overview(current_user, model_id)
+    except registry.ModelNotAvailable:
+        abort(404)
+    return render_template("models/detail.html", overview=overview)
+
+
+@bp.get("/models/<int:model_id>/importance.png")
+@role_required("developer")
+def model_importance_chart(model_id: int):
+    try:
+        return send_file(charts.importance_chart_for(current_user, model_id), mimetype="image/png")
+    except registry.ModelNotAvailable:
+        abort(404)
+
+
+@bp.get("/models/<int:model_id>/roc.png")
+@role_required("developer")
+def model_roc_chart(model_id: int):
+    try:
+        return send_file(charts.roc_chart_for(current_user, model_id), mimetype="image/png")
+    except registry.ModelNotAvailable:
+        abort(404)

@@ -80,3 +80,28 @@ def initialize_developer_environment(developer: Developer) -> None:
 def on_developer_activated(developer: Developer) -> None:
     """Called once the developer is both verified and approved (idempotent)."""
     initialize_developer_environment(developer)
+
+
+def active_developers() -> list[Developer]:
+    """Developers whose accounts are active (verified and approved, not disabled)."""
+    candidates = db.session.scalars(
+        select(Developer)
+        .where(Developer.email_verified_at.is_not(None), Developer.approved_at.is_not(None))
+        .order_by(Developer.id)
+    )
+    return [developer for developer in candidates if developer.is_active]
+
+
+def developer_by_id(developer_id: int) -> Developer:
+    developer = db.session.get(Developer, developer_id)
+    if developer is None:
+        raise EnvironmentError_(f"There is no developer with id {developer_id}.")
+    return developer
+
+
+def repair_all_environments() -> list[Developer]:
+    """Initialize (or repair) the environment of every active developer (idempotent)."""
+    developers = active_developers()
+    for developer in developers:
+        initialize_developer_environment(developer)
+    return developers
