@@ -27,12 +27,12 @@ def _key(model: Model) -> str:
     return f"{model.id}-{(model.file_sha256 or 'nofile')[:16]}"
 
 
-def _cached(name: str, draw: Callable[[Figure], None]) -> Path:
+def _cached(name: str, draw: Callable[[Figure], None], size: tuple[float, float]) -> Path:
     """The cached PNG `name`, drawn by `draw` on a fresh figure the first time it is asked for."""
     path = storage.cache_file(f"{CHART_DIR}/{name}.png")
     if path.exists():
         return path
-    figure = Figure(figsize=(6.4, 3.6), dpi=110, layout="constrained")
+    figure = Figure(figsize=size, dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
     draw(figure)
     with storage.atomic_path(path) as tmp:
@@ -57,7 +57,7 @@ def feature_importance_png(model: Model) -> Path:
         axes.set_title(f"Top {len(features)} features · {model.label}")
         axes.spines[["top", "right"]].set_visible(False)
 
-    return _cached(f"importance-{_key(model)}", draw)
+    return _cached(f"importance-{_key(model)}", draw, size=(5.0, 3.0))
 
 
 def roc_comparison_png(model: Model, others: list[Model]) -> Path:
@@ -90,7 +90,7 @@ def roc_comparison_png(model: Model, others: list[Model]) -> Path:
         axes.legend(loc="lower right", fontsize="small")
         axes.spines[["top", "right"]].set_visible(False)
 
-    return _cached(f"roc-{_key(model)}-{digest}", draw)
+    return _cached(f"roc-{_key(model)}-{digest}", draw, size=(6.4, 4.6))
 
 
 def importance_chart_for(account, model_id: int) -> Path:

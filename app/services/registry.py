@@ -318,7 +318,7 @@ def get_model_metrics(company: Company) -> dict[str, dict[str, float]]:
 @dataclass
 class ModelOverview:
     model: Model
-    rows: list[MetricRow]  # this model's metrics (one row)
+    rows: list[MetricRow]  # this model's row, flagged where it is the best of the viewer's models
     confusion_matrix: list[list[int]] | None  # [[TN, FP], [FN, TP]]
     top_features: list[tuple[str, float]]
     compared_with: list[Model]  # the company's other ready models (the developer's ROC chart)
@@ -342,7 +342,7 @@ def model_overview(account: Developer | User, model_id: int) -> ModelOverview:
     others = [m for m in models if m.id != model.id] if account.role == "developer" else []
     return ModelOverview(
         model=model,
-        rows=metric_rows([model]),
+        rows=[row for row in metric_rows(models) if row.model.id == model.id],
         confusion_matrix=(model.details or {}).get("confusion_matrix"),
         top_features=top_features(model),
         compared_with=others,
