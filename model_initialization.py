@@ -11,7 +11,6 @@ does exactly the same work when a developer's account becomes active.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -22,8 +21,6 @@ import click
 from app import create_app
 from app.schema import Company, Developer, Model
 from app.services import environment, registry, training
-
-log = logging.getLogger("model_initialization")
 
 
 def load_model_metadata(kind: str) -> dict[str, Any]:

@@ -93,9 +93,12 @@ def test_extra_columns_are_kept_in_the_original_untouched(sample, write_csv):
 # Values --------------------------------------------------------------------------------------
 
 
-def test_blank_total_charges_become_missing_and_prediction_still_works(sample, write_csv, pipeline):
+def test_blank_or_junk_total_charges_become_missing_and_prediction_still_works(
+    sample, write_csv, pipeline
+):
     frame = sample.copy()
     frame.loc[:4, "TotalCharges"] = [" ", "", "abc", " ", ""]
+    frame.loc[5, "TotalCharges"] = "-20"
     prepared = load_upload(write_csv(frame), "csv")
     assert prepared.features["TotalCharges"].isna().sum() == 5
     probabilities = pipeline.predict_proba(prepared.features)[:, 1]
