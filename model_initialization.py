@@ -46,9 +46,7 @@ def register_model_in_db(company: Company, kind: str) -> Model:
 
 def initialize_default_models(sample_rows: int | None = None) -> list[registry.DefaultModelStatus]:
     """Train every default model whose file is missing or outdated, showing progress."""
-    return registry.ensure_default_model_files(
-        environment.original_dataset_path(), sample_rows=sample_rows, progress=click.echo
-    )
+    return environment.ensure_default_models(progress=click.echo, sample_rows=sample_rows)
 
 
 def get_model_metrics(company: Company | None = None) -> dict[str, dict[str, float]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import current_app
@@ -27,6 +28,18 @@ class EnvironmentError_(Exception):
 
 def original_dataset_path() -> Path:
     return Path(current_app.config["ORIGINAL_DATASET"])
+
+
+def ensure_default_models(
+    progress: Callable[[str], None] | None = None, sample_rows: int | None = None
+) -> list[registry.DefaultModelStatus]:
+    """Train the default models whose files are missing or outdated, from DatasetA.csv."""
+    source = original_dataset_path()
+    if not source.exists():
+        raise EnvironmentError_(
+            f"The original data set {source} is missing. Run `make dataset` (or `make run`)."
+        )
+    return registry.ensure_default_model_files(source, sample_rows=sample_rows, progress=progress)
 
 
 def initialize_original_dataset(company: Company, developer: Developer | None = None) -> Dataset:
@@ -68,7 +81,7 @@ def initialize_developer_environment(developer: Developer) -> None:
     """Folders, original data set, default models and their deployment (idempotent, commits)."""
     storage.ensure_layout()
     if not all(registry.default_model_is_current(kind) for kind in registry.training.MODEL_KINDS):
-        registry.ensure_default_model_files(original_dataset_path())
+        ensure_default_models()
     company = developer.company
     initialize_original_dataset(company, developer)
     registry.register_default_models(company)
