@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import current_app
@@ -27,6 +28,18 @@ class EnvironmentError_(Exception):
 
 def original_dataset_path() -> Path:
     return Path(current_app.config["ORIGINAL_DATASET"])
+
+
+def ensure_default_models(
+    progress: Callable[[str], None] | None = None, sample_rows: int | None = None
+) -> list[registry.DefaultModelStatus]:
+    """Train the default models whose files are missing or outdated, from DatasetA.csv."""
+    source = original_dataset_path()
+    if not source.exists():
+        raise EnvironmentError_(
+            f"The original data set {source} is missing. Run `make dataset` (or `make run`)."
+        )
+    return registry.ensure_default_model_files(source, sample_rows=sample_rows, progress=progress)
 
 
 def initialize_original_dataset(company: Company, developer: Developer | None = None) -> Dataset:
@@ -67,7 +80,7 @@ def _count_rows(path: Path) -> int:
 def _ensure_default_model_files() -> None:
     storage.ensure_layout()
     if not all(registry.default_model_is_current(kind) for kind in registry.training.MODEL_KINDS):
-        registry.ensure_default_model_files(original_dataset_path())
+        ensure_default_models()
 
 
 def ensure_company_models(company: Company) -> None:
@@ -101,3 +114,28 @@ def on_developer_activated(developer: Developer) -> None:
 def on_user_activated(user: User) -> None:
     """Called once a user has verified their email (idempotent)."""
     ensure_company_models(user.company)
+
+
+def active_developers() -> list[Developer]:
+    """Developers whose accounts are active (verified and approved, not disabled)."""
+    candidates = db.session.scalars(
+        select(Developer)
+        .where(Developer.email_verified_at.is_not(None), Developer.approved_at.is_not(None))
+        .order_by(Developer.id)
+    )
+    return [developer for developer in candidates if developer.is_active]
+
+
+def developer_by_id(developer_id: int) -> Developer:
+    developer = db.session.get(Developer, developer_id)
+    if developer is None:
+        raise EnvironmentError_(f"There is no developer with id {developer_id}.")
+    return developer
+
+
+def repair_all_environments() -> list[Developer]:
+    """Initialize (or repair) the environment of every active developer (idempotent)."""
+    developers = active_developers()
+    for developer in developers:
+        initialize_developer_environment(developer)
+    return developers

@@ -8,6 +8,7 @@ the network are the company's own (v2, v3, …) and reach users only when deploy
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,19 +55,32 @@ def default_model_paths(kind: str) -> tuple[Path, Path]:
     )
 
 
-def default_model_is_current(kind: str) -> bool:
-    """True when both files exist, the file matches its metadata and sklearn is the same."""
+def default_model_state(kind: str) -> str:
+    """Why the default model of `kind` must be (re)trained, or "current" when it need not be."""
     model_path, metadata_path = default_model_paths(kind)
     if not (model_path.exists() and metadata_path.exists()):
-        return False
+        return "missing"
     try:
         metadata = training.load_metadata(metadata_path)
     except Exception:  # noqa: BLE001 - any unreadable metadata means "retrain it"
         log.warning("Unreadable metadata %s; the model will be retrained", metadata_path)
-        return False
-    return metadata.get("sklearn_version") == sklearn.__version__ and metadata.get(
-        "file_sha256"
-    ) == storage.sha256_of(model_path)
+        return "unreadable metadata"
+    recorded = metadata.get("sklearn_version")
+    if recorded != sklearn.__version__:
+        return f"scikit-learn changed ({recorded} → {sklearn.__version__})"
+    if metadata.get("file_sha256") != storage.sha256_of(model_path):
+        return "file does not match its recorded SHA-256"
+    return "current"
+
+
+def default_model_is_current(kind: str) -> bool:
+    """True when both files exist, the file matches its metadata and sklearn is the same."""
+    return default_model_state(kind) == "current"
+
+
+def default_model_metadata(kind: str) -> dict[str, Any]:
+    """The metadata of the default model of `kind`, as saved beside its file."""
+    return training.load_metadata(default_model_paths(kind)[1])
 
 
 def ensure_default_model_files(
@@ -79,20 +93,28 @@ def ensure_default_model_files(
     `sample_rows` trains on a stratified sample instead of the whole data set (tests only).
     """
     storage.ensure_layout()
+    report = progress or (lambda message: log.info("%s", message))
     data = None
     statuses = []
-    for kind, name in training.MODEL_KINDS.items():
+    total = len(training.MODEL_KINDS)
+    for number, (kind, name) in enumerate(training.MODEL_KINDS.items(), start=1):
         model_path, metadata_path = default_model_paths(kind)
-        if default_model_is_current(kind):
+        state = default_model_state(kind)
+        if state == "current":
             metadata = training.load_metadata(metadata_path)
             statuses.append(DefaultModelStatus(kind, name, False, metadata["metrics"]))
             continue
         if data is None:
+            report(f"Reading {dataset_path.name}…")
             data = _training_data(dataset_path, sample_rows)
-        if progress:
-            progress(f"Training {name} on {len(data[0]):,} rows…")
+        report(f"[{number}/{total}] Training {name} ({state}) on {len(data[0]):,} rows…")
+        started = time.perf_counter()
         result = training.train(training.build_pipeline(kind), name, *data)
         training.save_model(result, model_path, metadata_path)
+        report(
+            f"[{number}/{total}] {name} ready in {time.perf_counter() - started:.1f} s "
+            f"(AUC {result.metrics['AUC']:.3f})"
+        )
         statuses.append(DefaultModelStatus(kind, name, True, result.metrics))
     return statuses
 
@@ -246,3 +268,82 @@ def best_values(models: list[Model]) -> dict[str, float]:
 
 def model_type_for_kind(kind: str) -> ModelType:
     return model_type_by_key(kind)
+
+
+# What the model pages show -------------------------------------------------------------------
+
+
+@dataclass
+class MetricCell:
+    name: str
+    value: float | None
+    is_best: bool
+
+
+@dataclass
+class MetricRow:
+    model: Model
+    cells: list[MetricCell]
+
+
+def metric_rows(models: list[Model]) -> list[MetricRow]:
+    """One row per model with its displayed metrics, each flagged when it is the best value."""
+    best = best_values(models)
+    rows = []
+    for model in models:
+        cells = []
+        for name in DISPLAY_METRICS:
+            value = model.metric(name)
+            cells.append(MetricCell(name, value, value is not None and value == best.get(name)))
+        rows.append(MetricRow(model, cells))
+    return rows
+
+
+def model_table(account: Developer | User) -> list[MetricRow]:
+    """The metric table of every model `account` may use, best values flagged."""
+    return metric_rows(models_for(account))
+
+
+def get_model_metrics(company: Company) -> dict[str, dict[str, float]]:
+    """The displayed metrics of every ready model of `company`, by model label."""
+    statement = select(Model).filter_by(company_id=company.id, status="ready")
+    return {
+        model.label: {
+            name: value for name in DISPLAY_METRICS if (value := model.metric(name)) is not None
+        }
+        for model in db.session.scalars(_with_metrics(statement))
+    }
+
+
+@dataclass
+class ModelOverview:
+    model: Model
+    rows: list[MetricRow]  # this model's row, flagged where it is the best of the viewer's models
+    confusion_matrix: list[list[int]] | None  # [[TN, FP], [FN, TP]]
+    top_features: list[tuple[str, float]]
+    compared_with: list[Model]  # the company's other ready models (the developer's ROC chart)
+
+
+TOP_FEATURES = 5
+
+
+def top_features(model: Model, count: int = TOP_FEATURES) -> list[tuple[str, float]]:
+    importances = (model.details or {}).get("feature_importances") or {}
+    ranked = sorted(importances.items(), key=lambda pair: pair[1], reverse=True)
+    return ranked[:count]
+
+
+def model_overview(account: Developer | User, model_id: int) -> ModelOverview:
+    """Everything a model page shows, for a model `account` may use (else ModelNotAvailable)."""
+    models = models_for(account)
+    model = next((m for m in models if m.id == model_id), None)
+    if model is None:
+        raise ModelNotAvailable("That model is not available to you.")
+    others = [m for m in models if m.id != model.id] if account.role == "developer" else []
+    return ModelOverview(
+        model=model,
+        rows=[row for row in metric_rows(models) if row.model.id == model.id],
+        confusion_matrix=(model.details or {}).get("confusion_matrix"),
+        top_features=top_features(model),
+        compared_with=others,
+    )

@@ -1,0 +1,159 @@
+"""Default model files, their metadata, and model_initialization.py's functions."""
+
+from __future__ import annotations
+
+import shutil
+
+import joblib
+import pytest
+import sklearn
+from sqlalchemy import func, select
+
+import model_initialization as init
+from app.extensions import db
+from app.schema import Dataset, Model, ModelDeployment, ModelMetric
+from app.services import registry, training
+from app.services.environment import initialize_developer_environment
+from tests import factories
+from tests.conftest import TRAINING_SAMPLE_ROWS, build_app
+
+EXTRA_KEYS = {"sklearn_version", "file_sha256", "feature_importances", "training_rows"}
+
+
+@pytest.fixture
+def private_app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir):
+    """An app with its own copy of the default model files, safe to alter."""
+    database = tmp_path / "private.sqlite3"
+    shutil.copyfile(migrated_sqlite_template, database)
+    shutil.copytree(default_models_dir, tmp_path / "models" / "default_models")
+    app = build_app(tmp_path, f"sqlite:///{database}", original_dataset)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _counts() -> list[int]:
+    tables = (Dataset, Model, ModelMetric, ModelDeployment)
+    return [db.session.scalar(select(func.count()).select_from(t)) for t in tables]
+
+
+# Metadata ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(training.MODEL_KINDS))
+def test_metadata_has_the_original_format_plus_the_extra_keys(app, kind):
+    metadata = init.load_model_metadata(kind)
+    assert metadata["model_type"] == training.MODEL_KINDS[kind]
+    assert list(metadata["metrics"]) == ["Accuracy", "AUC", "Precision", "Recall", "F1 Score"]
+    assert all(isinstance(v, float) for v in metadata["metrics"].values())
+    assert set(metadata) >= EXTRA_KEYS
+    assert metadata["sklearn_version"] == sklearn.__version__
+    assert list(metadata["feature_importances"]) == sorted(
+        training.FEATURES, key=lambda name: -metadata["feature_importances"][name]
+    )
+
+
+@pytest.mark.parametrize("kind", ["logistic_regression", "neural_network"])
+def test_metadata_metrics_match_a_recomputation_from_the_saved_pipeline_on_the_saved_split(
+    app, original_dataset, kind
+):
+    metadata = init.load_model_metadata(kind)
+    model_path, _ = registry.default_model_paths(kind)
+    pipeline = training.load_pipeline(model_path, metadata["file_sha256"])
+    features, target = registry._training_data(original_dataset, TRAINING_SAMPLE_ROWS)
+    _, x_test, _, y_test = training.split(features, target)
+    assert len(x_test) == metadata["test_rows"]
+    recomputed = training.evaluate(pipeline, x_test, y_test)
+    assert recomputed["metrics"] == pytest.approx(metadata["metrics"], abs=1e-9)
+    assert recomputed["confusion_matrix"] == metadata["confusion_matrix"]
+    assert recomputed["churn_recall"] == pytest.approx(metadata["churn_recall"])
+
+
+# Initialization ------------------------------------------------------------------------------
+
+
+def test_initializing_twice_trains_nothing_and_creates_nothing_twice(app, developer):
+    assert set(init.check_existing_models().values()) == {"current"}
+    before = _counts()
+    statuses = init.initialize_default_models()
+    assert [s.trained for s in statuses] == [False] * 5
+    init.initialize_developer_environment(developer.id)
+    init.initialize_developer_environment(developer.id)
+    assert _counts() == before
+
+
+def test_get_model_metrics_lists_the_company_models_with_all_displayed_metrics(app, developer):
+    metrics = init.get_model_metrics(developer.company)
+    assert len(metrics) == 5
+    assert all(set(values) == set(registry.DISPLAY_METRICS) for values in metrics.values())
+    assert set(init.get_model_metrics()) == set(training.MODEL_KINDS.values())
+
+
+def test_a_second_company_environment_is_independent_of_the_first(app, developer):
+    other = factories.make_developer()
+    init.initialize_developer_environment(other.id)
+    mine = db.session.scalars(select(Dataset).filter_by(company_id=developer.company_id)).all()
+    theirs = db.session.scalars(select(Dataset).filter_by(company_id=other.company_id)).all()
+    assert len(mine) == len(theirs) == 1
+    assert mine[0].path != theirs[0].path
+    assert registry.deployed_model_ids(other.company_id).isdisjoint(
+        registry.deployed_model_ids(developer.company_id)
+    )
+    # Withdrawing one company's model leaves the other's deployments alone.
+    deployment = db.session.scalars(
+        select(ModelDeployment).filter_by(company_id=developer.company_id)
+    ).first()
+    deployment.is_active = False
+    db.session.commit()
+    assert len(registry.deployed_model_ids(developer.company_id)) == 4
+    assert len(registry.deployed_model_ids(other.company_id)) == 5
+
+
+def test_repairing_all_environments_sets_up_only_active_developers(app):
+    active = factories.make_developer()
+    waiting = factories.make_developer(approved=False)
+    from app.services.environment import repair_all_environments
+
+    assert [d.id for d in repair_all_environments()] == [active.id]
+    assert len(registry.models_for(active)) == 5
+    assert (
+        db.session.scalar(select(func.count(Model.id)).filter_by(company_id=waiting.company_id))
+        == 0
+    )
+
+
+# Integrity and retraining ---------------------------------------------------------------------
+
+
+def test_a_tampered_model_file_is_refused_with_a_clear_message(private_app):
+    developer = factories.make_developer()
+    initialize_developer_environment(developer)
+    model = next(m for m in registry.models_for(developer) if m.model_type.key == "decision_tree")
+    path = registry.default_model_paths("decision_tree")[0]
+    path.write_bytes(path.read_bytes() + b"tampered")
+    with pytest.raises(training.ModelIntegrityError, match="altered since it was registered"):
+        registry.load_model_pipeline(model)
+    assert init.check_existing_models()["decision_tree"] == (
+        "file does not match its recorded SHA-256"
+    )
+
+
+def test_an_outdated_sklearn_version_in_metadata_triggers_retraining(private_app):
+    developer = factories.make_developer()
+    initialize_developer_environment(developer)
+    _, metadata_path = registry.default_model_paths("decision_tree")
+    metadata = joblib.load(metadata_path)
+    metadata["sklearn_version"] = "0.24.2"
+    joblib.dump(metadata, metadata_path)
+    assert init.check_existing_models()["decision_tree"].startswith("scikit-learn changed")
+
+    statuses = init.initialize_default_models(sample_rows=400)
+
+    assert [s.kind for s in statuses if s.trained] == ["decision_tree"]
+    assert init.load_model_metadata("decision_tree")["sklearn_version"] == sklearn.__version__
+    assert set(init.check_existing_models().values()) == {"current"}
+    # Repairing the environment registers the new file, so it loads again.
+    init.initialize_developer_environment(developer.id)
+    model = next(m for m in registry.models_for(developer) if m.model_type.key == "decision_tree")
+    assert registry.load_model_pipeline(model) is not None
