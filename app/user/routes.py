@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from app.access import role_required
+from app.prediction_views import register_prediction_views
 
 bp = Blueprint("user", __name__)
+register_prediction_views(bp, "user")
 
 
 @bp.get("/")
