@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 
@@ -19,4 +19,3 @@ class PredictionForm(FlaskForm):
         "Customer file (.csv or .xlsx)",
         validators=[FileRequired("Please choose a .csv or .xlsx file.")],
     )
-    submit = SubmitField("Predict churn")
