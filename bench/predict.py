@@ -41,6 +41,11 @@ ONE_MODEL = "logistic_regression"
 
 
 def peak_mb() -> float:
+    # VmHWM belongs to this process's memory map; ru_maxrss would carry the parent's peak
+    # across fork + exec.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from flask import g, request_started
@@ -16,7 +17,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.schema import Dataset, Prediction, utcnow
-from app.services import jobs, registry, storage
+from app.services import jobs, preprocessing, registry, storage
 from app.services import prediction as predictions
 from app.services.preprocessing import InvalidUpload
 from tests import factories
@@ -190,6 +191,20 @@ def test_flexible_uploads_are_scored_row_for_row(app, developer, sample, variant
         assert_result_matches(read_result(csv_copy.path.read_bytes(), "csv"), frame)
     else:
         assert_result_matches(got, frame)
+
+
+def test_fast_scoring_gives_the_pipelines_own_probabilities(developer, sample):
+    frame = sample.copy()
+    frame.loc[0, "Contract"] = "Ten-year"  # unseen category
+    frame.loc[1, "TotalCharges"] = " "  # missing number
+    frame.loc[2, "InternetService"] = ""  # missing category
+    prepared = preprocessing.prepare(frame)
+    for model in registry.models_for(developer):
+        pipeline = registry.load_model_pipeline(model)
+        assert predictions._encoded_matrix(pipeline, prepared.features) is not None
+        expected = pipeline.predict_proba(prepared.features)[:, 1]
+        got = predictions.churn_probabilities(pipeline, prepared.features)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
 # Refused files -------------------------------------------------------------------------------

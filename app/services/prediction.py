@@ -344,13 +344,72 @@ def score_to_files(
         for start in range(0, len(original), max(chunk_rows, 1)):
             chunk = original.iloc[start : start + chunk_rows]
             features = preprocessing.coerce_features(chunk, mapping)
-            probability = pipeline.predict_proba(features[preprocessing.FEATURES])[:, 1]
+            probability = churn_probabilities(pipeline, features)
             del features
             accumulator.add(chunk, mapping, probability)
             writers.write(chunk[kept], probability)
             if progress is not None and start + chunk_rows < len(original):
                 progress(min(99, int(100 * (start + chunk_rows) / len(original))))
     return accumulator.summary()
+
+
+def churn_probabilities(pipeline: Any, features: pd.DataFrame) -> np.ndarray:
+    """P(churn) per row: identical to `pipeline.predict_proba`, several times faster.
+
+    scikit-learn's one-hot encoder compares Python strings row by row; for a pipeline of the
+    shape training builds, the same matrix is built from category codes and the fitted
+    statistics, then handed to the estimator. Any other pipeline takes the ordinary path.
+    """
+    matrix = _encoded_matrix(pipeline, features)
+    if matrix is None:
+        return pipeline.predict_proba(features[preprocessing.FEATURES])[:, 1]
+    return pipeline.named_steps["model"].predict_proba(matrix)[:, 1]
+
+
+def _encoded_matrix(pipeline: Any, features: pd.DataFrame) -> np.ndarray | None:
+    try:
+        preprocess = pipeline.named_steps["preprocess"]
+        categorical = preprocess.named_transformers_["categorical"]
+        numeric = preprocess.named_transformers_["numeric"]
+        category_imputer = categorical.named_steps["impute"]
+        onehot = categorical.named_steps["onehot"]
+        number_imputer = numeric.named_steps["impute"]
+        scaler = numeric.named_steps["scale"]
+        layout = [(name, list(columns)) for name, _, columns in preprocess.transformers_]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    expected = [
+        ("categorical", preprocessing.CATEGORICAL_FEATURES),
+        ("numeric", preprocessing.NUMERIC_FEATURES),
+    ]
+    if (
+        [item for item in layout if item[0] != "remainder"] != expected
+        or getattr(preprocess, "remainder", "drop") != "drop"
+        or onehot.drop is not None
+        or onehot.handle_unknown != "ignore"
+        or getattr(onehot, "sparse_output", True)
+        or len(categorical.steps) != 2
+        or len(numeric.steps) != 2
+        or scaler.scale_ is None
+        or scaler.mean_ is None
+    ):
+        return None
+    rows = len(features)
+    blocks = []
+    for i, name in enumerate(preprocessing.CATEGORICAL_FEATURES):
+        categories = onehot.categories_[i]
+        values = features[name].fillna(category_imputer.statistics_[i])
+        codes = pd.Index(categories).get_indexer(values)  # -1 for a value never seen
+        block = np.zeros((rows, len(categories)), dtype=np.float64)
+        known = codes >= 0
+        block[np.flatnonzero(known), codes[known]] = 1.0  # unseen values: all zeros
+        blocks.append(block)
+    numbers = features[preprocessing.NUMERIC_FEATURES].to_numpy(dtype=np.float64, copy=True)
+    missing = np.isnan(numbers)
+    if missing.any():
+        numbers[missing] = np.take(number_imputer.statistics_, np.nonzero(missing)[1])
+    blocks.append((numbers - scaler.mean_) / scaler.scale_)
+    return np.hstack(blocks)
 
 
 def _key(name: str) -> str:
