@@ -17,10 +17,12 @@ from flask_login import current_user
 
 from app.access import role_required
 from app.developer.forms import ConfirmForm, RetrainForm
+from app.prediction_views import register_prediction_views
 from app.services import accounts, charts, compare_charts, deployment, lineage, registry, retraining
 from app.services.preprocessing import InvalidUpload
 
 bp = Blueprint("developer", __name__)
+register_prediction_views(bp, "developer")
 
 
 @bp.get("/")

@@ -6,9 +6,11 @@ from flask import Blueprint, abort, render_template, send_file
 from flask_login import current_user
 
 from app.access import role_required
+from app.prediction_views import register_prediction_views
 from app.services import charts, registry
 
 bp = Blueprint("user", __name__)
+register_prediction_views(bp, "user")
 
 
 @bp.get("/")

@@ -1,0 +1,111 @@
+"""The prediction pages, registered on both role blueprints.
+
+The views are thin: they read the request, call the prediction service and render. The service
+decides what each account may see, so the two areas share these views and templates.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file
+from flask_login import current_user
+
+from app.access import role_required
+from app.forms import PredictionForm
+from app.services import prediction as predictions
+from app.services import prediction_charts, registry
+from app.services.preprocessing import InvalidUpload
+from app.services.training import ModelIntegrityError
+
+
+def register_prediction_views(bp: Blueprint, role: str) -> None:
+    """Add predict, history, result page, download and chart routes to `bp` for `role`."""
+    guard = role_required(role)
+
+    def url(endpoint: str, **values) -> str:
+        from flask import url_for
+
+        return url_for(f"{bp.name}.{endpoint}", **values)
+
+    def predict():
+        form = PredictionForm()
+        form.model_id.choices = [(m.id, m.label) for m in registry.models_for(current_user)]
+        limit_mb = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        form.file.description = f"Up to {limit_mb} MB."
+        status = 200
+        if form.validate_on_submit():
+            try:
+                prediction = predictions.create_prediction(
+                    current_user, form.name.data, form.model_id.data, form.file.data
+                )
+            except (InvalidUpload, predictions.InvalidPrediction) as error:
+                form.file.errors.append(str(error))
+                status = 400
+            except (registry.ModelNotAvailable, ModelIntegrityError) as error:
+                form.model_id.errors.append(str(error))
+                status = 400
+            else:
+                return redirect(url("prediction", prediction_id=prediction.id))
+        elif form.is_submitted():
+            status = 400
+        return render_template("shared/predict.html", form=form, limit_mb=limit_mb), status
+
+    def history():
+        filters = predictions.HistoryFilters.from_args(request.args, current_user)
+        page = predictions.prediction_history(
+            current_user, filters, request.args.get("page", 1, type=int)
+        )
+        return render_template(
+            "shared/predictions.html",
+            page=page,
+            filters=filters,
+            args=filters.as_args(),
+            choices=predictions.history_choices(current_user),
+        )
+
+    def _visible(prediction_id: int):
+        try:
+            return predictions.prediction_for(current_user, prediction_id)
+        except predictions.PredictionNotFound:
+            abort(404)
+
+    def show(prediction_id: int):
+        prediction = _visible(prediction_id)
+        return render_template(
+            "shared/prediction.html",
+            prediction=prediction,
+            formats=predictions.download_formats(prediction),
+        )
+
+    def download(prediction_id: int):
+        prediction = _visible(prediction_id)
+        file_format = request.args.get("format") or None
+        try:
+            result = predictions.result_file(prediction, file_format)
+        except predictions.PredictionNotFound:
+            abort(404)
+        return send_file(
+            result.path,
+            mimetype=result.mimetype,
+            as_attachment=True,
+            download_name=result.download_name,
+        )
+
+    def chart(prediction_id: int, chart: str):
+        prediction = _visible(prediction_id)
+        try:
+            path = prediction_charts.chart_png(prediction, chart)
+        except prediction_charts.ChartUnavailable:
+            abort(404)
+        return send_file(path, mimetype="image/png", max_age=3600)
+
+    bp.add_url_rule("/predict", "predict", guard(predict), methods=["GET", "POST"])
+    bp.add_url_rule("/predictions", "predictions", guard(history))
+    bp.add_url_rule("/predictions/<int:prediction_id>", "prediction", guard(show))
+    bp.add_url_rule(
+        "/predictions/<int:prediction_id>/download", "prediction_download", guard(download)
+    )
+    bp.add_url_rule(
+        "/predictions/<int:prediction_id>/<any(distribution, importance):chart>.png",
+        "prediction_chart",
+        guard(chart),
+    )
