@@ -6,6 +6,7 @@ The tests walk `app.url_map`, so routes added later are covered without editing 
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import AnyConverter
 
 from app import create_app
 from tests import factories
@@ -26,15 +27,20 @@ def _protected_rules():
             continue
         if getattr(view, "is_public", False):
             continue
-        path = rule.rule
-        for argument in rule.arguments:
-            path = path.replace(f"<int:{argument}>", str(DUMMY_ID))
-            path = path.replace(f"<{argument}>", str(DUMMY_ID))
-            path = path.replace(f"<string:{argument}>", str(DUMMY_ID))
+        values = {name: _dummy_value(rule, name) for name in rule.arguments}
+        path = rule.build(values, append_unknown=False)[1]
         assert "<" not in path, f"add a dummy value for {rule.rule}"
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append(pytest.param(rule.endpoint, method, path, id=f"{method} {rule.rule}"))
     return found
+
+
+def _dummy_value(rule, argument: str):
+    """A value of the right shape for a URL variable: an id nobody has, or an allowed word."""
+    converter = rule._converters[argument]
+    if isinstance(converter, AnyConverter):
+        return sorted(converter.items)[0]
+    return DUMMY_ID
 
 
 PROTECTED = _protected_rules()

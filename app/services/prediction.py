@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.schema import Dataset, Developer, Model, Prediction, User, utcnow
-from app.services import jobs, preprocessing, registry, storage
+from app.services import jobs, preprocessing, registry, storage, training
 from app.services.preprocessing import InvalidUpload, UploadLimits
 from app.services.training import ModelIntegrityError
 
@@ -366,6 +366,9 @@ def churn_probabilities(pipeline: Any, features: pd.DataFrame) -> np.ndarray:
     return pipeline.named_steps["model"].predict_proba(matrix)[:, 1]
 
 
+NUMERIC_WITH_LOG = ["impute", "log1p", "scale"]
+
+
 def _encoded_matrix(pipeline: Any, features: pd.DataFrame) -> np.ndarray | None:
     try:
         preprocess = pipeline.named_steps["preprocess"]
@@ -389,7 +392,11 @@ def _encoded_matrix(pipeline: Any, features: pd.DataFrame) -> np.ndarray | None:
         or onehot.handle_unknown != "ignore"
         or getattr(onehot, "sparse_output", True)
         or len(categorical.steps) != 2
-        or len(numeric.steps) != 2
+        or [name for name, _ in numeric.steps] not in (["impute", "scale"], NUMERIC_WITH_LOG)
+        or (
+            "log1p" in numeric.named_steps
+            and numeric.named_steps["log1p"].func is not training.log1p_nonnegative
+        )
         or scaler.scale_ is None
         or scaler.mean_ is None
     ):
@@ -408,6 +415,8 @@ def _encoded_matrix(pipeline: Any, features: pd.DataFrame) -> np.ndarray | None:
     missing = np.isnan(numbers)
     if missing.any():
         numbers[missing] = np.take(number_imputer.statistics_, np.nonzero(missing)[1])
+    if "log1p" in numeric.named_steps:
+        numbers = training.log1p_nonnegative(numbers)
     blocks.append((numbers - scaler.mean_) / scaler.scale_)
     return np.hstack(blocks)
 
