@@ -38,6 +38,7 @@ NAV_LINKS = {
         ("developer.predict", "Predict"),
         ("developer.predictions", "History"),
         ("developer.retrain", "Retrain"),
+        ("developer.compare", "Compare"),
         ("developer.datasets", "Data sets"),
         ("developer.users", "Users"),
     ],
