@@ -59,7 +59,7 @@ format: install-dev ## Format the code with ruff
 	$(BIN)/ruff format .
 
 test: install-dev lint ## Install what tests need and run the whole suite
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2
 
 bench: install-dev dataset ## Run the benchmarks under bench/ and print their figures
 	$(PY) bench/train.py

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from app.extensions import db
 from app.services.database import upgrade_database
-
-# One PostgreSQL database serves the suite: its tests run in one xdist group (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("database")
 
 TABLES = {
     "companies",

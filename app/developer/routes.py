@@ -17,12 +17,14 @@ from flask_login import current_user
 
 from app.access import role_required
 from app.developer.forms import ConfirmForm, RetrainForm
+from app.model_views import register_model_views
 from app.prediction_views import register_prediction_views
-from app.services import accounts, charts, compare_charts, deployment, lineage, registry, retraining
+from app.services import accounts, compare_charts, deployment, lineage, retraining
 from app.services.preprocessing import InvalidUpload
 
 bp = Blueprint("developer", __name__)
 register_prediction_views(bp, "developer")
+register_model_views(bp, "developer", with_roc=True)
 
 
 @bp.get("/")
@@ -159,37 +161,3 @@ def datasets():
         current_user.company_id, request.args.get("page", 1, type=int)
     )
     return render_template("developer/datasets.html", page=page, rows=rows)
-
-
-@bp.get("/models")
-@role_required("developer")
-def models():
-    return render_template("models/list.html", rows=registry.model_table(current_user))
-
-
-@bp.get("/models/<int:model_id>")
-@role_required("developer")
-def model(model_id: int):
-    try:
-        overview = registry.model_overview(current_user, model_id)
-    except registry.ModelNotAvailable:
-        abort(404)
-    return render_template("models/detail.html", overview=overview)
-
-
-@bp.get("/models/<int:model_id>/importance.png")
-@role_required("developer")
-def model_importance_chart(model_id: int):
-    try:
-        return send_file(charts.importance_chart_for(current_user, model_id), mimetype="image/png")
-    except registry.ModelNotAvailable:
-        abort(404)
-
-
-@bp.get("/models/<int:model_id>/roc.png")
-@role_required("developer")
-def model_roc_chart(model_id: int):
-    try:
-        return send_file(charts.roc_chart_for(current_user, model_id), mimetype="image/png")
-    except registry.ModelNotAvailable:
-        abort(404)
