@@ -201,10 +201,14 @@ def test_fast_scoring_gives_the_pipelines_own_probabilities(developer, sample):
     prepared = preprocessing.prepare(frame)
     for model in registry.models_for(developer):
         pipeline = registry.load_model_pipeline(model)
-        assert predictions._encoded_matrix(pipeline, prepared.features) is not None
+        mapping = preprocessing.match_columns(list(frame.columns), preprocessing.FEATURES)
+        assert predictions._encoded_matrix(pipeline, frame, mapping) is not None
         expected = pipeline.predict_proba(prepared.features)[:, 1]
-        got = predictions.churn_probabilities(pipeline, prepared.features)
+        got = predictions.churn_probabilities(pipeline, frame, mapping)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+        # Text held as Python objects (not Arrow) takes the pandas route to the same codes.
+        as_objects = predictions.churn_probabilities(pipeline, frame.astype(object), mapping)
+        np.testing.assert_allclose(as_objects, expected, rtol=0, atol=1e-12)
 
 
 # Refused files -------------------------------------------------------------------------------

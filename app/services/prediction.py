@@ -8,9 +8,9 @@ cells neutralised), the summary shown on the page, who may see which prediction,
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -108,7 +108,7 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
     relative = storage.new_dataset_path(_area(account, "uploadToPredict"), file_format)
     target = storage.dataset_file(relative)
     with storage.atomic_path(target) as tmp, tmp.open("wb") as handle:
-        shutil.copyfileobj(upload.stream, handle, 1024 * 1024)
+        sha256 = _copy_and_hash(upload.stream, handle)
     try:
         original = preprocessing.read_table(target, file_format, upload_limits())
         mapping = preprocessing.match_columns(
@@ -119,7 +119,9 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
         raise
 
     try:
-        dataset = _record_dataset(account, name, relative, target, upload.filename, original)
+        dataset = _record_dataset(
+            account, name, relative, target, upload.filename, original, sha256
+        )
         prediction = Prediction(
             company_id=account.company_id,
             user_id=account.id if account.role == "user" else None,
@@ -148,6 +150,15 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
     return prediction
 
 
+def _copy_and_hash(source: BinaryIO, target: BinaryIO) -> str:
+    """Copy the upload to disk, hashing it on the way (the file is not read twice)."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: source.read(1024 * 1024), b""):
+        digest.update(block)
+        target.write(block)
+    return digest.hexdigest()
+
+
 def _record_dataset(
     account: Account,
     name: str,
@@ -155,6 +166,7 @@ def _record_dataset(
     path: Path,
     filename: str | None,
     original: pd.DataFrame,
+    sha256: str,
 ) -> Dataset:
     dataset = Dataset(
         company_id=account.company_id,
@@ -166,7 +178,7 @@ def _record_dataset(
         row_count=len(original),
         column_count=len(original.columns),
         size_bytes=path.stat().st_size,
-        sha256=storage.sha256_of(path),
+        sha256=sha256,
         uploaded_by_developer_id=account.id if account.role == "developer" else None,
         uploaded_by_user_id=account.id if account.role == "user" else None,
     )
@@ -286,12 +298,13 @@ class _Accumulator:
         counts, _ = np.histogram(probability, bins=HISTOGRAM_BINS, range=(0.0, 1.0))
         self.histogram += counts
         best = np.argsort(-probability, kind="stable")[:TOP_ROWS]
+        picked = chunk.iloc[best]  # the few best rows, before any column leaves Arrow
         candidates = pd.DataFrame(
             {
-                "row": chunk.index.to_numpy()[best] + 1,
-                "customerID": chunk[mapping[preprocessing.ID_COLUMN]].to_numpy()[best],
+                "row": picked.index.to_numpy() + 1,
+                "customerID": picked[mapping[preprocessing.ID_COLUMN]].to_numpy(),
                 "probability": probability[best],
-                **{c: chunk[mapping[c]].to_numpy()[best] for c in PREVIEW_COLUMNS},
+                **{c: picked[mapping[c]].to_numpy() for c in PREVIEW_COLUMNS},
             }
         )
         merged = candidates if self.top is None else pd.concat([self.top, candidates])
@@ -335,7 +348,7 @@ def score_to_files(
 ) -> dict[str, Any]:
     """Score `original` chunk by chunk and write each result file atomically; return the summary.
 
-    Memory stays bounded by the chunk: only the typed features of one chunk exist at a time,
+    Memory stays bounded by the chunk: only the model inputs of one chunk exist at a time,
     and the result is streamed to disk as it is scored.
     """
     kept = [c for c in original.columns if _key(c) not in _NEW_COLUMN_KEYS]
@@ -343,25 +356,28 @@ def score_to_files(
     with _ResultWriters(kept, targets) as writers:
         for start in range(0, len(original), max(chunk_rows, 1)):
             chunk = original.iloc[start : start + chunk_rows]
-            features = preprocessing.coerce_features(chunk, mapping)
-            probability = churn_probabilities(pipeline, features)
-            del features
+            probability = churn_probabilities(pipeline, chunk, mapping)
             accumulator.add(chunk, mapping, probability)
-            writers.write(chunk[kept], probability)
+            writers.write(chunk, probability)
             if progress is not None and start + chunk_rows < len(original):
                 progress(min(99, int(100 * (start + chunk_rows) / len(original))))
     return accumulator.summary()
 
 
-def churn_probabilities(pipeline: Any, features: pd.DataFrame) -> np.ndarray:
-    """P(churn) per row: identical to `pipeline.predict_proba`, several times faster.
+def churn_probabilities(
+    pipeline: Any, original: pd.DataFrame, mapping: dict[str, str]
+) -> np.ndarray:
+    """P(churn) per row of the upload `original`: identical to `pipeline.predict_proba` on
+    `preprocessing.coerce_features(original, mapping)`, several times faster.
 
     scikit-learn's one-hot encoder compares Python strings row by row; for a pipeline of the
-    shape training builds, the same matrix is built from category codes and the fitted
-    statistics, then handed to the estimator. Any other pipeline takes the ordinary path.
+    shape training builds, the same matrix is built straight from the upload's text columns
+    (category codes found by Arrow) and the fitted statistics, then handed to the estimator.
+    Any other pipeline takes the ordinary path.
     """
-    matrix = _encoded_matrix(pipeline, features)
+    matrix = _encoded_matrix(pipeline, original, mapping)
     if matrix is None:
+        features = preprocessing.coerce_features(original, mapping)
         return pipeline.predict_proba(features[preprocessing.FEATURES])[:, 1]
     return pipeline.named_steps["model"].predict_proba(matrix)[:, 1]
 
@@ -369,7 +385,11 @@ def churn_probabilities(pipeline: Any, features: pd.DataFrame) -> np.ndarray:
 NUMERIC_WITH_LOG = ["impute", "log1p", "scale"]
 
 
-def _encoded_matrix(pipeline: Any, features: pd.DataFrame) -> np.ndarray | None:
+def _encoded_matrix(
+    pipeline: Any, original: pd.DataFrame, mapping: dict[str, str]
+) -> np.ndarray | None:
+    """The estimator's input matrix for the upload rows `original`, or None for a pipeline
+    whose shape this does not know."""
     try:
         preprocess = pipeline.named_steps["preprocess"]
         categorical = preprocess.named_transformers_["categorical"]
@@ -401,24 +421,53 @@ def _encoded_matrix(pipeline: Any, features: pd.DataFrame) -> np.ndarray | None:
         or scaler.mean_ is None
     ):
         return None
-    rows = len(features)
-    blocks = []
+    rows = len(original)
+    widths = [len(categories) for categories in onehot.categories_]
+    offsets = np.concatenate([[0], np.cumsum(widths)])
+    numeric_at = int(offsets[-1])
+    # One matrix, filled in place: no per-feature blocks to stack.
+    matrix = np.zeros((rows, numeric_at + len(preprocessing.NUMERIC_FEATURES)), dtype=np.float64)
+    row_numbers = np.arange(rows)
     for i, name in enumerate(preprocessing.CATEGORICAL_FEATURES):
-        categories = onehot.categories_[i]
-        values = features[name].fillna(category_imputer.statistics_[i])
-        codes = pd.Index(categories).get_indexer(values)  # -1 for a value never seen
-        block = np.zeros((rows, len(categories)), dtype=np.float64)
-        known = codes >= 0
-        block[np.flatnonzero(known), codes[known]] = 1.0  # unseen values: all zeros
-        blocks.append(block)
-    numbers = features[preprocessing.NUMERIC_FEATURES].to_numpy(dtype=np.float64, copy=True)
+        codes = _category_codes(
+            original[mapping[name]], name, onehot.categories_[i], category_imputer.statistics_[i]
+        )
+        known = codes >= 0  # a value never seen in training: all zeros
+        matrix[row_numbers[known], offsets[i] + codes[known]] = 1.0
+    numbers = np.column_stack(
+        [
+            preprocessing.coerce_feature(original[mapping[name]], name).to_numpy(np.float64)
+            for name in preprocessing.NUMERIC_FEATURES
+        ]
+    )
     missing = np.isnan(numbers)
     if missing.any():
         numbers[missing] = np.take(number_imputer.statistics_, np.nonzero(missing)[1])
     if "log1p" in numeric.named_steps:
         numbers = training.log1p_nonnegative(numbers)
-    blocks.append((numbers - scaler.mean_) / scaler.scale_)
-    return np.hstack(blocks)
+    matrix[:, numeric_at:] = (numbers - scaler.mean_) / scaler.scale_
+    return matrix
+
+
+def _category_codes(
+    column: pd.Series, name: str, categories: np.ndarray, fill: object
+) -> np.ndarray:
+    """Position of each row's category in `categories` (-1 if unseen), after the missing-value
+    fill, exactly as coerce_features + the fitted imputer + one-hot encoder would place it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if name != "SeniorCitizen" and all(isinstance(c, str) for c in categories):
+        text = pa.array(column, from_pandas=True)  # no copy for Arrow-backed text
+        is_text = pa.types.is_large_string(text.type) or pa.types.is_string(text.type)
+        if is_text and text.null_count == 0:
+            # coerce_features strips with the same Arrow kernel, and "" means missing.
+            stripped = pc.utf8_trim_whitespace(text)
+            filled = pc.if_else(pc.equal(stripped, ""), str(fill), stripped)
+            codes = pc.index_in(filled, value_set=pa.array(list(categories), filled.type))
+            return codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    values = preprocessing.coerce_feature(column, name).fillna(fill)
+    return pd.Index(categories).get_indexer(values)
 
 
 def _key(name: str) -> str:
@@ -463,6 +512,8 @@ class _ResultWriters:
         return self
 
     def write(self, chunk: pd.DataFrame, probability: np.ndarray) -> None:
+        if list(chunk.columns) != self.columns:  # a re-uploaded result: drop the old two
+            chunk = chunk[self.columns]
         for writer in (self._csv, self._xlsx):
             if writer is not None:
                 writer.write(chunk, probability)
@@ -477,7 +528,8 @@ class _CsvResult:
 
         self.path = path
         names = [neutralise(c) for c in columns] + [PREDICTION_COLUMN, PROBABILITY_COLUMN]
-        types = [pa.string()] * (len(columns) + 1) + [pa.float64()]
+        # large_string is how pandas keeps Arrow-backed text: the columns go out uncopied.
+        types = [pa.large_string()] * (len(columns) + 1) + [pa.float64()]
         self.schema = pa.schema(list(zip(names, types, strict=True)))
         self.writer = None
 
@@ -491,7 +543,7 @@ class _CsvResult:
         import pyarrow as pa
 
         arrays = [_neutralised_array(chunk.iloc[:, i]) for i in range(chunk.shape[1])]
-        arrays.append(pa.array(_labels(probability), type=pa.string()))
+        arrays.append(pa.array(_labels(probability), type=pa.large_string()))
         arrays.append(pa.array(np.round(probability, 4), type=pa.float64()))
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
 
@@ -503,14 +555,18 @@ def _neutralised_array(column: pd.Series):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = pa.array(column, type=pa.string(), from_pandas=True)
-    risky = pc.and_not(
-        pc.match_substring_regex(array, _FORMULA_START),
-        pc.match_substring_regex(array, _PLAIN_NUMBER),
-    ).fill_null(False)
+    array = pa.array(column, type=pa.large_string(), from_pandas=True)
+    starts = pc.match_substring_regex(array, _FORMULA_START)
+    if not pc.any(starts).as_py():  # the usual case: one cheap anchored test per column
+        return array
+    risky = pc.and_not(starts, pc.match_substring_regex(array, _PLAIN_NUMBER)).fill_null(False)
     if not pc.any(risky).as_py():
         return array
-    return pc.if_else(risky, pc.binary_join_element_wise("'", array, ""), array)
+    return pc.if_else(
+        risky,
+        pc.binary_join_element_wise(pa.scalar("'", array.type), array, pa.scalar("", array.type)),
+        array,
+    )
 
 
 class _XlsxResult:

@@ -305,13 +305,15 @@ def _target(column: pd.Series) -> pd.Series:
 
 def coerce_features(original: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
     """The 16 model inputs, typed: categories as stripped text, numbers as floats (NaN if junk)."""
-    data: dict[str, pd.Series] = {}
-    for name in CATEGORICAL_FEATURES:
-        column = original[mapping[name]]
-        data[name] = _yes_no(column) if name == "SeniorCitizen" else _categorical(column)
-    for name in NUMERIC_FEATURES:
-        data[name] = _numeric(original[mapping[name]])
+    data = {name: coerce_feature(original[mapping[name]], name) for name in FEATURES}
     return pd.DataFrame(data, index=original.index)
+
+
+def coerce_feature(column: pd.Series, name: str) -> pd.Series:
+    """One model input, typed as `coerce_features` types it."""
+    if name in NUMERIC_FEATURES:
+        return _numeric(column)
+    return _yes_no(column) if name == "SeniorCitizen" else _categorical(column)
 
 
 def prepare(original: pd.DataFrame, require_target: bool = False) -> PreparedData:
