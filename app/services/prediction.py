@@ -73,12 +73,7 @@ class PredictionNotFound(Exception):
 
 
 def upload_limits() -> UploadLimits:
-    config = current_app.config
-    return UploadLimits(
-        max_rows=config["MAX_UPLOAD_ROWS"],
-        xlsx_max_uncompressed_bytes=config["XLSX_MAX_UNCOMPRESSED_BYTES"],
-        xlsx_max_compression_ratio=config["XLSX_MAX_COMPRESSION_RATIO"],
-    )
+    return UploadLimits.from_config(current_app.config)
 
 
 def _area(account: Account, kind: str) -> str:

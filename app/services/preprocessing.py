@@ -13,8 +13,10 @@ import codecs
 import csv
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +61,15 @@ class UploadLimits:
     max_rows: int = 2_000_000
     xlsx_max_uncompressed_bytes: int = 800 * 1024 * 1024
     xlsx_max_compression_ratio: int = 100
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> UploadLimits:
+        """The limits an app's settings give (MAX_UPLOAD_ROWS, XLSX_MAX_*)."""
+        return cls(
+            max_rows=config["MAX_UPLOAD_ROWS"],
+            xlsx_max_uncompressed_bytes=config["XLSX_MAX_UNCOMPRESSED_BYTES"],
+            xlsx_max_compression_ratio=config["XLSX_MAX_COMPRESSION_RATIO"],
+        )
 
 
 @dataclass

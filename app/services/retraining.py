@@ -54,12 +54,7 @@ class UploadedFile(Protocol):
 
 
 def upload_limits() -> UploadLimits:
-    config = current_app.config
-    return UploadLimits(
-        max_rows=config["MAX_UPLOAD_ROWS"],
-        xlsx_max_uncompressed_bytes=config["XLSX_MAX_UNCOMPRESSED_BYTES"],
-        xlsx_max_compression_ratio=config["XLSX_MAX_COMPRESSION_RATIO"],
-    )
+    return UploadLimits.from_config(current_app.config)
 
 
 def check_classes(prepared: PreparedData) -> None:
