@@ -73,7 +73,7 @@ def post_prediction(client, role, model_id, data, filename="customers.csv", name
 
 def read_result(data: bytes, file_format: str) -> pd.DataFrame:
     if file_format == "xlsx":
-        return pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False)
+        return pd.read_excel(io.BytesIO(data), engine="openpyxl", dtype=str, keep_default_na=False)
     return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
 
 
