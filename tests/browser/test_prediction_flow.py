@@ -41,6 +41,7 @@ def test_a_user_predicts_downloads_is_refused_a_bad_file_and_finds_it_in_history
     log_in(page, live_server, user, "/user/")
 
     page.click("nav >> text=Predict")
+    page.wait_for_url("**/user/predict")
     page.fill("input[name=name]", "March customers")
     options = page.locator("select[name=model_id] option").all_inner_texts()
     assert "Random Forest" in options and "Neural Network" in options
@@ -87,6 +88,7 @@ def test_a_user_predicts_downloads_is_refused_a_bad_file_and_finds_it_in_history
     screenshot("prediction_missing_columns")
 
     page.click("nav >> text=History")
+    page.wait_for_url("**/user/predictions")
     rows = page.locator("table tbody tr")
     assert rows.count() == 1
     assert "Random Forest" in rows.first.inner_text()

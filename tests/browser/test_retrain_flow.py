@@ -30,7 +30,9 @@ def retrain_file(tmp_path, small_original):
 
 
 def model_options(page) -> list[str]:
-    return page.locator("select[name=model_id] option").all_inner_texts()
+    options = page.locator("select[name=model_id] option").all_inner_texts()
+    assert "Neural Network" in options, options  # the Predict page, not some other page
+    return options
 
 
 def test_a_developer_retrains_compares_and_deploys_and_a_user_can_then_use_it(
@@ -42,6 +44,7 @@ def test_a_developer_retrains_compares_and_deploys_and_a_user_can_then_use_it(
     log_in(page, server, developer, "/developer/")
     log_in(other_page, server, user, "/user/")
     other_page.click("nav >> text=Predict")
+    other_page.wait_for_url("**/user/predict")
     assert NEW_VERSION not in model_options(other_page)
 
     page.click("nav >> text=Retrain")
