@@ -47,7 +47,7 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
                 return redirect(url("prediction", prediction_id=prediction.id))
         elif form.is_submitted():
             status = 400
-        return render_template("shared/predict.html", form=form, limit_mb=limit_mb), status
+        return render_template("shared/predict.html", form=form), status
 
     def history():
         filters = predictions.HistoryFilters.from_args(request.args, current_user)

@@ -21,20 +21,6 @@ from app.services.environment import initialize_developer_environment
 from tests import factories
 from tests.conftest import UNDER_CI, build_app
 
-SMALL_ORIGINAL_ROWS = 400
-
-
-@pytest.fixture(scope="session")
-def small_original(tmp_path_factory, original_dataset) -> Path:
-    """A stratified sample of DatasetA.csv, so each retrain takes about a second."""
-    frame = pd.read_csv(original_dataset, dtype=str, keep_default_na=False)
-    sample = frame.groupby("Churn", group_keys=False).sample(
-        frac=SMALL_ORIGINAL_ROWS / len(frame), random_state=1
-    )
-    path = tmp_path_factory.mktemp("small") / "DatasetA.csv"
-    sample.to_csv(path, index=False)
-    return path
-
 
 @pytest.fixture
 def rapp(tmp_path, migrated_sqlite_template, small_original, default_models_dir):

@@ -1,7 +1,9 @@
 """Browser harness: the app served on a loopback port, driven by Debian's Chromium via Playwright.
 
-Fixtures: `live_server` (a per-test app in a background thread, mail written to its outbox),
-`browser` (one Chromium per test session) and `page` (a fresh browser context per test).
+Fixtures: `live_server` (a per-test app in a background thread, CSRF on, mail written to its
+outbox), `small_live_server` (the same on a 400-row original data set, for quick retrains),
+`browser` (one Chromium per test session), `page` and `other_page` (fresh browser contexts).
+Helpers: make_developer/make_user create accounts directly; log_in uses the real login form.
 Without a `chromium` executable the tests are skipped, except under CI, where they fail.
 """
 
@@ -12,6 +14,7 @@ import re
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -20,8 +23,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from playwright.sync_api import Page, sync_playwright
 from werkzeug.serving import make_server
 
+from app.extensions import db
+from app.schema import Company
+from app.services.environment import ensure_company_models, initialize_developer_environment
+from app.services.jobs import wait_for_idle
+from tests import factories
 from tests.conftest import UNDER_CI, build_app
 
 CHROMIUM_ARGS = [
@@ -62,16 +71,18 @@ class LiveServer:
         raise AssertionError(f"no {prefix} link in: {body}")
 
 
-@pytest.fixture
-def live_server(
-    tmp_path, migrated_sqlite_template, original_dataset, default_models_dir
-) -> Iterator[LiveServer]:
+@contextmanager
+def serve(tmp_path: Path, template: Path, **config) -> Iterator[LiveServer]:
+    """An app on a copy of the migrated template, served on a free loopback port in a thread.
+
+    CSRF protection is on, as in production: the browser submits the forms' real tokens.
+    """
+    tmp_path.mkdir(parents=True, exist_ok=True)
     database = tmp_path / "live.sqlite3"
-    shutil.copyfile(migrated_sqlite_template, database)
+    shutil.copyfile(template, database)
     # No SERVER_NAME: links in emails use the host and port the browser asked for.
-    app = build_app(
-        tmp_path, f"sqlite:///{database}", original_dataset, default_models_dir, SERVER_NAME=None
-    )
+    config = {"SERVER_NAME": None, "WTF_CSRF_ENABLED": True, **config}
+    app = build_app(tmp_path, f"sqlite:///{database}", **config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -80,10 +91,37 @@ def live_server(
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        wait_for_idle(app)
         with app.app_context():
-            from app.extensions import db
-
             db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(
+    tmp_path, migrated_sqlite_template, original_dataset, default_models_dir
+) -> Iterator[LiveServer]:
+    """The app on the full DatasetA.csv with the session's trained default models."""
+    with serve(
+        tmp_path,
+        migrated_sqlite_template,
+        original_dataset=original_dataset,
+        default_models=default_models_dir,
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def small_live_server(
+    tmp_path, migrated_sqlite_template, small_original, default_models_dir
+) -> Iterator[LiveServer]:
+    """The app whose original data set is a 400-row sample, so a retrain takes about a second."""
+    with serve(
+        tmp_path,
+        migrated_sqlite_template,
+        original_dataset=small_original,
+        default_models=default_models_dir,
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +134,6 @@ def browser():
         if UNDER_CI:
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -104,13 +141,26 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+def new_page(browser) -> Page:
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(10_000)
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    page = new_page(browser)
     yield page
-    context.close()
+    page.context.close()
+
+
+@pytest.fixture
+def other_page(browser):
+    """A second, separate browser (its own cookies): another person at another desk."""
+    page = new_page(browser)
+    yield page
+    page.context.close()
 
 
 @pytest.fixture
@@ -124,3 +174,43 @@ def screenshot(page):
         return path
 
     return take
+
+
+# Accounts ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+    company_id: int
+
+
+def make_developer(server: LiveServer) -> Person:
+    """An approved developer of a new company, with the environment set up at first login."""
+    with server.app.app_context():
+        developer = factories.make_developer()
+        initialize_developer_environment(developer)
+        person = Person(developer.name, developer.email, developer.company_id)
+        db.session.remove()
+    return person
+
+
+def make_user(server: LiveServer, colleague: Person) -> Person:
+    """A verified user of `colleague`'s company, whose models are registered."""
+    with server.app.app_context():
+        company = db.session.get(Company, colleague.company_id)
+        user = factories.make_user(company)
+        ensure_company_models(company)
+        person = Person(user.name, user.email, user.company_id)
+        db.session.remove()
+    return person
+
+
+def log_in(page: Page, server: LiveServer, person: Person, home: str) -> None:
+    """Log in through the real login form and land on `home` (e.g. "/developer/")."""
+    page.goto(f"{server.url}/auth/login")
+    page.fill("input[name=email]", person.email)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{server.url}{home}")
