@@ -8,11 +8,7 @@ import pytest
 
 from tests.browser.conftest import log_in, make_developer, make_user
 
-pytestmark = [
-    pytest.mark.browser,
-    # The SPEC fixes the network at 200 iterations; on 384 rows it stops before converging.
-    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
-]
+pytestmark = pytest.mark.browser
 
 UPLOAD_ROWS = 80
 NEW_VERSION = "Neural Network v2"
