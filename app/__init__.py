@@ -23,6 +23,7 @@ def create_app(config: str | type[Config] | None = None, **overrides: Any) -> Fl
     _configure_logging(app)
 
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)
@@ -92,6 +93,20 @@ def _enable_sqlite_wal(app: Flask) -> None:
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+
+
+def register_url_converters(app: Flask) -> None:
+    """`<int:…>` in a URL accepts only ids a row can have: a larger number is a 404, not a 500."""
+    from werkzeug.routing import IntegerConverter
+
+    from app.schema import MAX_ID
+
+    class IdConverter(IntegerConverter):
+        def __init__(self, url_map, **kwargs):  # noqa: ANN001 - werkzeug's Map
+            kwargs.setdefault("max", MAX_ID)
+            super().__init__(url_map, **kwargs)
+
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_blueprints(app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField
@@ -19,3 +21,16 @@ class PredictionForm(FlaskForm):
         "Customer file (.csv or .xlsx)",
         validators=[FileRequired("Please choose a .csv or .xlsx file.")],
     )
+
+
+# Query-string numbers are clamped: a huge or negative page is a person's typo, not an error.
+MAX_PAGE = 100_000
+
+
+def requested_page(args: Mapping[str, str]) -> int:
+    """The `page` query value as 1…MAX_PAGE (anything unusable means the first page)."""
+    try:
+        page = int(args.get("page", 1))
+    except (TypeError, ValueError):
+        return 1
+    return min(max(page, 1), MAX_PAGE)

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_login import current_user
 
 from app.access import role_required
-from app.forms import PredictionForm
+from app.forms import PredictionForm, requested_page
 from app.services import prediction as predictions
 from app.services import prediction_charts, registry
 from app.services.preprocessing import InvalidUpload
@@ -51,9 +51,7 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
 
     def history():
         filters = predictions.HistoryFilters.from_args(request.args, current_user)
-        page = predictions.prediction_history(
-            current_user, filters, request.args.get("page", 1, type=int)
-        )
+        page = predictions.prediction_history(current_user, filters, requested_page(request.args))
         return render_template(
             "shared/predictions.html",
             page=page,

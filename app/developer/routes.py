@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from app.access import role_required
 from app.developer.forms import ConfirmForm, RetrainForm
+from app.forms import requested_page
 from app.model_views import register_model_views
 from app.prediction_views import register_prediction_views
 from app.services import accounts, compare_charts, deployment, lineage, retraining
@@ -38,7 +39,7 @@ def home():
 def users():
     page = accounts.company_users_page(
         current_user,
-        page=request.args.get("page", 1, type=int),
+        page=requested_page(request.args),
         per_page=current_app.config["HISTORY_PAGE_SIZE"],
     )
     return render_template("developer/users.html", page=page)
@@ -157,7 +158,5 @@ def _back() -> str:
 @bp.get("/datasets")
 @role_required("developer")
 def datasets():
-    page, rows = lineage.datasets_page(
-        current_user.company_id, request.args.get("page", 1, type=int)
-    )
+    page, rows = lineage.datasets_page(current_user.company_id, requested_page(request.args))
     return render_template("developer/datasets.html", page=page, rows=rows)

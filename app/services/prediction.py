@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.schema import Dataset, Developer, Model, Prediction, User, utcnow
+from app.schema import MAX_ID, Dataset, Developer, Model, Prediction, User, utcnow
 from app.services import jobs, preprocessing, registry, storage, training
 from app.services.preprocessing import InvalidUpload, UploadLimits
 from app.services.training import ModelIntegrityError
@@ -717,10 +717,13 @@ def _int_arg(value: str | None, label: str, errors: list[str]) -> int | None:
     if not value:
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_ID:
         errors.append(f"Unknown {label} filter {value!r}; it was ignored.")
         return None
+    return number
 
 
 def _date_arg(value: str | None, label: str, errors: list[str]) -> date | None:
@@ -743,7 +746,7 @@ def prediction_history(account: Account, filters: HistoryFilters, page: int = 1)
     if filters.date_from:
         start = datetime.combine(filters.date_from, datetime.min.time())
         statement = statement.where(Prediction.created_at >= start)
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:
         end = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
         statement = statement.where(Prediction.created_at < end)
     statement = statement.order_by(Prediction.created_at.desc(), Prediction.id.desc()).options(
