@@ -230,3 +230,21 @@ def test_a_verification_link_cannot_be_used_as_an_approval_link(app, client):
         token = _verify_account_url(developer).rsplit("/", 1)[1]
     assert client.post(f"/auth/approve/{token}").status_code == 400
     assert db.session.get(Developer, developer.id).approved_at is None
+
+
+def test_a_line_break_in_a_name_cannot_inject_mail_headers(smtp_app, mail_server):
+    client = smtp_app.test_client()
+    company_id = register_company(client, name="Acme\r\nBcc: victim@evil.example")
+
+    response = sign_up(
+        client, "developer", company_id, "eve@acme.example", name="Eve\r\nBcc: victim@evil.example"
+    )
+    assert response.status_code == 200
+    request = mail_server.last_to("owner@acme.example")
+    assert request["Bcc"] is None
+    assert request["Subject"] == (
+        "Approve Eve Bcc: victim@evil.example as developer of Acme Bcc: victim@evil.example"
+    )
+    assert not mail_server.messages_to("victim@evil.example")
+    developer = db.session.scalars(db.select(Developer)).one()
+    assert developer.name == "Eve Bcc: victim@evil.example"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NoReturn
@@ -140,6 +141,24 @@ def find_company(raw_company_id: str) -> Company | None:
 
 def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
+
+
+def clean_name(raw: str | None, empty_message: str) -> str:
+    """A person's or company's name on one line: runs of white space (line breaks included)
+    become one space, and other control characters are refused. Names reach email headers."""
+    name = " ".join((raw or "").split())
+    if not name:
+        raise RegistrationError(empty_message, field="name")
+    if any(unicodedata.category(character) == "Cc" for character in name):
+        raise RegistrationError("The name contains characters that cannot be used.", field="name")
+    return name
+
+
+def _check_new_email(email: str) -> str:
+    email = normalize_email(email)
+    if not email or any(character.isspace() or ord(character) < 32 for character in email):
+        raise RegistrationError("Enter a valid email address.", field="email")
+    return email
 
 
 def find_account_by_email(email: str) -> Account | None:
@@ -273,11 +292,10 @@ def _send_approval_request(developer: Developer) -> bool:
 
 def register_company(name: str, email: str) -> Company:
     """Create a company with a fresh company ID and email the ID and a verification link."""
-    name = (name or "").strip()
-    if not name:
-        raise RegistrationError("Enter the company's name.", field="name")
+    name = clean_name(name, "Enter the company's name.")
+    email = _check_new_email(email)
     for _ in range(COMPANY_ID_ATTEMPTS):
-        company = Company(public_id=generate_company_id(), name=name, email=normalize_email(email))
+        company = Company(public_id=generate_company_id(), name=name, email=email)
         db.session.add(company)
         try:
             db.session.commit()
@@ -297,10 +315,8 @@ def _new_account_fields(company_id: str, name: str, email: str, password: str) -
             "(it looks like CB-7K3M-Q9XP-4HTW).",
             field="company_id",
         )
-    name = (name or "").strip()
-    if not name:
-        raise RegistrationError("Enter your name.", field="name")
-    email = normalize_email(email)
+    name = clean_name(name, "Enter your name.")
+    email = _check_new_email(email)
     if find_account_by_email(email) is not None:
         raise _email_taken_error()
     _check_new_password(password)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import current_app
-from flask_mail import Message
+from flask_mail import BadHeaderError, Message
 
 from app.extensions import mail
 from app.services.storage import atomic_path
@@ -102,7 +102,7 @@ def _deliver(subject: str, to: str, body: str) -> None:
             log.info("Email %r to %s written to %s", subject, to, path)
             for link in LINK_PATTERN.findall(body):
                 log.info("Link in that email: %s", link)
-    except OSError as error:  # smtplib errors are OSError subclasses
+    except (OSError, BadHeaderError) as error:  # smtplib errors are OSError subclasses
         raise MailError(f"The email to {to} could not be sent: {error}") from error
 
 
