@@ -1,5 +1,6 @@
 """The per-developer environment: original data set, default models, deployments."""
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -50,3 +51,22 @@ def test_a_verified_user_of_a_company_without_developer_gets_the_default_models(
     assert registry.models_for(user) == []
     on_user_activated(user)
     assert len(registry.models_for(user)) == 5
+
+
+def test_repair_refreshes_the_checksums_of_a_company_without_a_developer(app):
+    """After the default files are retrained, users of every company can still use them."""
+    from app.services.environment import on_user_activated, repair_all_environments
+
+    user = factories.make_user()
+    on_user_activated(user)
+    stale = registry.models_for(user)
+    for model in stale:
+        model.file_sha256 = "0" * 64  # what a row recorded before its file was retrained
+    db.session.commit()
+    with pytest.raises(registry.training.ModelIntegrityError):
+        registry.load_model_pipeline(stale[0])
+
+    repair_all_environments()
+
+    for model in registry.models_for(user):
+        assert registry.load_model_pipeline(model) is not None

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.schema import Company, Dataset, Developer, User, utcnow
+from app.schema import Company, Dataset, Developer, Model, User, utcnow
 from app.services import registry, storage
 from app.services.original_data import EXPECTED_SHA256
 
@@ -84,12 +84,11 @@ def _ensure_default_model_files() -> None:
 
 
 def ensure_company_models(company: Company) -> None:
-    """Register and deploy the five default models for the company if it lacks them (commits).
+    """Register (or refresh) and deploy the five default models for the company (commits).
 
     Users can predict with the defaults as soon as they are verified, developer or not.
+    Refreshing matters after the default files were retrained: the recorded checksums follow.
     """
-    if registry.check_existing_models(company):
-        return
     _ensure_default_model_files()
     registry.register_default_models(company)
     db.session.commit()
@@ -134,8 +133,18 @@ def developer_by_id(developer_id: int) -> Developer:
 
 
 def repair_all_environments() -> list[Developer]:
-    """Initialize (or repair) the environment of every active developer (idempotent)."""
+    """Initialize (or repair) the environment of every active developer, and refresh the default
+    models of every company that has them, developer or not (idempotent)."""
     developers = active_developers()
     for developer in developers:
         initialize_developer_environment(developer)
+    served = {developer.company_id for developer in developers}
+    for company in companies_with_default_models():
+        if company.id not in served:
+            ensure_company_models(company)
     return developers
+
+
+def companies_with_default_models() -> list[Company]:
+    with_defaults = select(Model.company_id).where(Model.is_default.is_(True))
+    return list(db.session.scalars(select(Company).where(Company.id.in_(with_defaults))))
