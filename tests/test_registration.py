@@ -248,3 +248,33 @@ def test_a_line_break_in_a_name_cannot_inject_mail_headers(smtp_app, mail_server
     assert not mail_server.messages_to("victim@evil.example")
     developer = db.session.scalars(db.select(Developer)).one()
     assert developer.name == "Eve Bcc: victim@evil.example"
+
+
+def test_the_company_can_reject_a_stranger_and_its_real_developer_then_signs_up(
+    smtp_app, mail_server
+):
+    client = smtp_app.test_client()
+    company_id = register_company(client)
+    sign_up(client, "developer", company_id, "stranger@evil.example", name="Stranger")
+    approve_path = link_path(mail_server.last_to("owner@acme.example"), "/auth/approve/")
+
+    response = client.post(approve_path, data={"reject": "Reject"})
+    assert b"Request rejected" in response.data
+    assert db.session.scalars(db.select(Developer)).all() == []
+    assert log_in(client, "stranger@evil.example").status_code == 200  # refused: no account
+    assert b"no longer exists" in client.get(approve_path).data
+
+    sign_up(client, "developer", company_id, "dana@acme.example", name="Dana Dev")
+    assert db.session.scalars(db.select(Developer)).one().email == "dana@acme.example"
+
+
+def test_an_approved_developer_cannot_be_rejected_with_the_old_link(smtp_app, mail_server):
+    client = smtp_app.test_client()
+    company_id = register_company(client)
+    sign_up(client, "developer", company_id, "dana@acme.example", name="Dana Dev")
+    approve_path = link_path(mail_server.last_to("owner@acme.example"), "/auth/approve/")
+    client.post(approve_path)
+
+    response = client.post(approve_path, data={"reject": "Reject"})
+    assert b"already approved" in response.data
+    assert db.session.scalars(db.select(Developer)).one().approved_at is not None

@@ -72,6 +72,7 @@ class ResendForm(FlaskForm):
 
 class ApproveForm(FlaskForm):
     submit = SubmitField("Approve")
+    reject = SubmitField("Reject")
 
 
 class PasswordChangeForm(FlaskForm):

@@ -158,8 +158,8 @@ def approve(token: str):
     form = ApproveForm()
     try:
         if form.validate_on_submit():
-            outcome = accounts.approve_developer(token)
-            return render_template("auth/outcome.html", outcome=outcome)
+            decide = accounts.reject_developer if form.reject.data else accounts.approve_developer
+            return render_template("auth/outcome.html", outcome=decide(token))
         developer = accounts.developer_for_approval(token)
     except accounts.TokenError as error:
         return _token_problem(error)

@@ -467,6 +467,25 @@ def approve_developer(token: str) -> Outcome:
     )
 
 
+def reject_developer(token: str) -> Outcome:
+    """The company refuses a developer request: the account is removed, freeing the company's one
+    developer place (someone who merely knew the company ID cannot hold it)."""
+    developer = developer_for_approval(token)
+    if developer.approved_at is not None:
+        raise TokenError(
+            f"{developer.name} was already approved, so this link can no longer reject them."
+        )
+    name, company = developer.name, developer.company
+    db.session.delete(developer)
+    db.session.commit()
+    log.info("Company %s rejected a developer sign-up", company.public_id)
+    return Outcome(
+        "Request rejected",
+        f"{name} is not the developer of {company.name}; their account has been removed. "
+        f"Your developer can now sign up with the company ID {company.public_id}.",
+    )
+
+
 def _after_change(account: Account, was_active: bool) -> None:
     """Run the activation hook once, after the commit, when an account has just become active."""
     if not account.is_active or was_active:

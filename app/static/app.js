@@ -1,8 +1,9 @@
 // Progressive enhancement only; every page works without it.
-// Forms with data-confirm ask before a destructive action.
+// A form, or the button that submits it, with data-confirm asks before a destructive action.
 document.addEventListener("submit", function (event) {
-  var form = event.target;
-  var question = form.getAttribute("data-confirm");
+  var button = event.submitter;
+  var question = (button && button.getAttribute("data-confirm")) ||
+    event.target.getAttribute("data-confirm");
   if (question && !window.confirm(question)) {
     event.preventDefault();
   }
