@@ -105,6 +105,19 @@ def test_blank_or_junk_total_charges_become_missing_and_prediction_still_works(
     assert np.isfinite(probabilities).all() and len(probabilities) == ROWS
 
 
+def test_infinite_numbers_become_missing_instead_of_breaking_the_models(
+    sample, write_csv, pipeline
+):
+    frame = sample.copy()
+    frame.loc[:3, "tenure"] = ["inf", "-Infinity", "1e400", "nan"]
+    frame.loc[:1, "MonthlyCharges"] = ["Infinity", "-1e999"]
+    prepared = load_upload(write_csv(frame), "csv")
+    assert prepared.features["tenure"].isna().sum() == 4
+    assert prepared.features["MonthlyCharges"].isna().sum() == 2
+    probabilities = pipeline.predict_proba(prepared.features)[:, 1]
+    assert np.isfinite(probabilities).all() and len(probabilities) == ROWS
+
+
 @pytest.mark.parametrize("yes,no", [("1", "0"), ("Yes", "No"), ("yes", "NO")])
 def test_senior_citizen_is_read_from_yes_no_and_from_zero_one(sample, write_csv, yes, no):
     frame = sample.copy()

@@ -298,7 +298,9 @@ def _yes_no(column: pd.Series) -> pd.Series:
 
 
 def _numeric(column: pd.Series) -> pd.Series:
-    return pd.to_numeric(column.astype(str).str.strip(), errors="coerce").astype(float)
+    """Floats; blanks, junk and non-finite values ("inf", "1e400") become missing (imputed)."""
+    values = pd.to_numeric(column.astype(str).str.strip(), errors="coerce").astype(float)
+    return values.where(np.isfinite(values))
 
 
 def _target(column: pd.Series) -> pd.Series:
