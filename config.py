@@ -80,6 +80,8 @@ class Config:
     REMEMBER_COOKIE_DURATION = timedelta(days=_int("REMEMBER_DAYS", 30))
     WTF_CSRF_TIME_LIMIT = None
     HISTORY_PAGE_SIZE = _int("HISTORY_PAGE_SIZE", 25)
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0: none).
+    PROXY_COUNT = _int("PROXY_COUNT", 0)
 
 
 class DevelopmentConfig(Config):

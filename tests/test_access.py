@@ -5,6 +5,8 @@ The tests walk `app.url_map`, so routes added later are covered without editing 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from werkzeug.routing import AnyConverter
 
@@ -141,3 +143,30 @@ def test_registration_and_resend_posts_are_rate_limited(make_app, path):
     client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_AUTH="1 per minute").test_client()
     client.post(path, data={})
     assert client.post(path, data={}).status_code == 429
+
+
+def test_behind_a_proxy_rate_limits_count_each_client_not_the_proxy(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_AUTH="2 per minute", PROXY_COUNT=1)
+    client = app.test_client()
+
+    def attempt(address: str) -> int:
+        return client.post(
+            "/auth/login",
+            data={"email": "x@y.example", "password": "whatever"},
+            headers={"X-Forwarded-For": address},
+        ).status_code
+
+    assert [attempt("203.0.113.1") for _ in range(3)] == [200, 200, 429]
+    assert attempt("203.0.113.2") == 200  # another person behind the same proxy
+
+
+def test_behind_a_proxy_emailed_links_use_the_forwarded_scheme_and_host(make_app):
+    app = make_app(PROXY_COUNT=1, SERVER_NAME=None)
+    client = app.test_client()
+    client.post(
+        "/auth/register/company",
+        data={"name": "Acme", "email": "owner@acme.example"},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "churn.acme.example"},
+    )
+    outbox = sorted(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))
+    assert "https://churn.acme.example/auth/verify/" in outbox[-1].read_text()
