@@ -6,10 +6,11 @@ these thin views and their templates. Only the developer gets the ROC comparison
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, send_file
+from flask import Blueprint, abort, render_template
 from flask_login import current_user
 
 from app.access import role_required
+from app.responses import send_chart
 from app.services import charts, registry
 
 
@@ -29,15 +30,13 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
 
     def importance_chart(model_id: int):
         try:
-            return send_file(
-                charts.importance_chart_for(current_user, model_id), mimetype="image/png"
-            )
+            return send_chart(charts.importance_chart_for(current_user, model_id))
         except registry.ModelNotAvailable:
             abort(404)
 
     def roc_chart(model_id: int):
         try:
-            return send_file(charts.roc_chart_for(current_user, model_id), mimetype="image/png")
+            return send_chart(charts.roc_chart_for(current_user, model_id))
         except registry.ModelNotAvailable:
             abort(404)
 

@@ -11,8 +11,9 @@ from flask_login import current_user
 
 from app.access import role_required
 from app.forms import PredictionForm, requested_page
+from app.responses import send_chart
+from app.services import charts, registry
 from app.services import prediction as predictions
-from app.services import prediction_charts, registry
 from app.services.preprocessing import InvalidUpload
 from app.services.training import ModelIntegrityError
 
@@ -91,10 +92,10 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
     def chart(prediction_id: int, chart: str):
         prediction = _visible(prediction_id)
         try:
-            path = prediction_charts.chart_png(prediction, chart)
-        except prediction_charts.ChartUnavailable:
+            path = charts.prediction_chart_png(prediction, chart)
+        except charts.ChartUnavailable:
             abort(404)
-        return send_file(path, mimetype="image/png", max_age=3600)
+        return send_chart(path)
 
     bp.add_url_rule("/predict", "predict", guard(predict), methods=["GET", "POST"])
     bp.add_url_rule("/predictions", "predictions", guard(history))

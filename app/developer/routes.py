@@ -10,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user
@@ -20,7 +19,8 @@ from app.developer.forms import ConfirmForm, RetrainForm
 from app.forms import requested_page
 from app.model_views import register_model_views
 from app.prediction_views import register_prediction_views
-from app.services import accounts, compare_charts, deployment, lineage, retraining
+from app.responses import send_chart
+from app.services import accounts, charts, deployment, lineage, retraining
 from app.services.preprocessing import InvalidUpload
 
 bp = Blueprint("developer", __name__)
@@ -112,8 +112,7 @@ def compare():
 @bp.get("/compare/roc.png")
 @role_required("developer")
 def compare_roc():
-    models = [row.model for row in retraining.compare_models(current_user.company_id)]
-    return send_file(compare_charts.roc_chart(models), mimetype="image/png", max_age=0)
+    return send_chart(charts.compare_roc_chart_for(current_user))
 
 
 def _deployment_action(model_id: int, action) -> object:

@@ -1,104 +1,208 @@
-"""Charts of models as PNG files: one function per chart, rendered once and cached.
+"""Every chart of the app as a PNG file: one function per chart, rendered once and cached.
 
-Charts use `matplotlib.figure.Figure` with the Agg canvas (never pyplot, which keeps global state
-and is not safe in a multi-threaded server). A chart's cache key holds the id and file SHA-256 of
-every model it shows, so a retrained or replaced file gets a new chart and a stale one is never
-served.
+Three charts: a model's top-5 feature importances (model pages and prediction pages), ROC curves
+of several models on one set of axes (model page and compare page), and the distribution of a
+prediction's churn probabilities. They use `matplotlib.figure.Figure` with the Agg canvas (never
+pyplot, which keeps global state and is not safe in a multi-threaded server) and one style.
+
+A chart's file name is a hash of everything that decides the picture (the ids and file SHA-256 of
+the models, the prediction id and its summary figures, labels), so a retrained model, a replaced
+file or a re-created database gets a new picture and never a stale one of another object.
+
+The `*_for(account, ...)` functions check that the viewer may see the object before drawing it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from app.schema import Model
-from app.services import registry, storage
+from app.schema import Developer, Model, Prediction, User
+from app.services import registry, retraining, storage
 
 CHART_DIR = "charts"
-BAR_COLOR = "#2f5bea"
-LINE_COLORS = ("#2f5bea", "#c53030", "#1f8a4c", "#b7791f", "#6b46c1", "#2c7a7b", "#718096")
+DPI = 100
+SMALL = (6.0, 3.6)  # inches: 600 x 360 px, the two charts side by side in a `.charts` grid
+WIDE = (7.0, 5.2)  # 700 x 520 px: the ROC chart (compare.html sets these sizes on its <img>)
+BRAND = "#2f5bea"
+BAD = "#c53030"
+INK = "#1d2433"
+CHANCE = "#9aa6c2"
+LINE_COLORS = (
+    "#2f5bea",
+    "#c53030",
+    "#1f8a4c",
+    "#b7791f",
+    "#6b46c1",
+    "#2c7a7b",
+    "#d53f8c",
+    "#4a5568",
+    "#dd6b20",
+    "#319795",
+)
+# Fixed margins (fractions of the figure) instead of tight_layout, constrained layout or
+# bbox_inches="tight": measuring every text box to fit them costs more than drawing the chart, and
+# the prediction service renders its charts while scoring.
+MARGINS = {"left": 0.12, "right": 0.96, "bottom": 0.14, "top": 0.9}
+# The importance chart's labels are column names such as "PaymentMethod" or "InternetService".
+WIDE_LABEL_MARGINS = {**MARGINS, "left": 0.29}
+# Counts up to "1,000,000" on the distribution's y axis.
+COUNT_MARGINS = {**MARGINS, "left": 0.17}
+ROC_MARGINS = {"left": 0.1, "right": 0.96, "bottom": 0.1, "top": 0.93}
 
 
-def _key(model: Model) -> str:
-    return f"{model.id}-{(model.file_sha256 or 'nofile')[:16]}"
+class ChartUnavailable(Exception):
+    """The chart has nothing to show yet (a prediction that has no result)."""
 
 
-def _cached(name: str, draw: Callable[[Figure], None], size: tuple[float, float]) -> Path:
-    """The cached PNG `name`, drawn by `draw` on a fresh figure the first time it is asked for."""
-    path = storage.cache_file(f"{CHART_DIR}/{name}.png")
+def _cached_png(
+    kind: str,
+    key: object,
+    draw: Callable[[Axes], None],
+    size: tuple[float, float] = SMALL,
+    margins: dict[str, float] = MARGINS,
+) -> Path:
+    """The cached PNG for (`kind`, `key`), drawn by `draw` on fresh axes the first time.
+
+    `key` must hold everything that decides the picture; it is hashed into the file name.
+    """
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    path = storage.cache_file(f"{CHART_DIR}/{kind}-{digest[:32]}.png")
     if path.exists():
         return path
-    figure = Figure(figsize=size, dpi=110, layout="constrained")
+    figure = Figure(figsize=size, dpi=DPI)
     FigureCanvasAgg(figure)
-    draw(figure)
+    figure.subplots_adjust(**margins)
+    axes = figure.add_subplot()
+    draw(axes)
+    axes.spines[["top", "right"]].set_visible(False)
     with storage.atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png")
+        figure.savefig(tmp, format="png", dpi=DPI)
     return path
 
 
+def _model_key(model: Model) -> list[object]:
+    return [model.id, model.file_sha256, model.label]
+
+
+# The charts ------------------------------------------------------------------------------------
+
+
 def feature_importance_png(model: Model) -> Path:
-    """A horizontal bar chart of the model's five most important input features."""
+    """A horizontal bar chart of the model's five most important input columns."""
     features = registry.top_features(model)
 
-    def draw(figure: Figure) -> None:
-        axes = figure.add_subplot()
+    def draw(axes: Axes) -> None:
         if not features:
             axes.text(0.5, 0.5, "No importances recorded", ha="center", va="center")
             axes.set_axis_off()
             return
         names = [name for name, _ in reversed(features)]
         values = [value for _, value in reversed(features)]
-        axes.barh(names, values, color=BAR_COLOR)
+        axes.barh(names, values, color=BRAND)
         axes.set_xlabel("Drop in AUC when the column is shuffled")
         axes.set_title(f"Top {len(features)} features · {model.label}")
-        axes.spines[["top", "right"]].set_visible(False)
 
-    return _cached(f"importance-{_key(model)}", draw, size=(5.0, 3.0))
+    key = [_model_key(model), features]
+    return _cached_png("importance", key, draw, margins=WIDE_LABEL_MARGINS)
 
 
-def roc_comparison_png(model: Model, others: list[Model]) -> Path:
-    """ROC curves of `model` (bold) and the other models, on their own held-out splits."""
-    shown = [model, *[m for m in others if (m.details or {}).get("roc_curve")]]
-    digest = hashlib.sha256("|".join(_key(m) for m in shown).encode()).hexdigest()[:16]
+def roc_comparison_png(models: Sequence[Model], highlight: Model | None = None) -> Path:
+    """ROC curves of `models` on their own held-out splits; `highlight` drawn bold if given.
 
-    def draw(figure: Figure) -> None:
-        axes = figure.add_subplot()
-        axes.plot([0, 1], [0, 1], linestyle=":", color="#999999", label="Chance")
-        for index, item in enumerate(shown):
-            curve = (item.details or {}).get("roc_curve")
-            if not curve:
-                continue
-            auc = item.metric("AUC")
-            label = f"{item.label} (AUC {auc:.3f})" if auc is not None else item.label
+    Default models are dashed, retrained versions solid.
+    """
+    shown = [m for m in models if (m.details or {}).get("roc_curve")]
+    highlight_id = highlight.id if highlight is not None else None
+
+    def draw(axes: Axes) -> None:
+        axes.plot([0, 1], [0, 1], linestyle=":", color=CHANCE, label="Chance")
+        for index, model in enumerate(shown):
+            curve = model.details["roc_curve"]
+            auc = model.metric("AUC")
+            bold = model.id == highlight_id
+            faded = highlight_id is not None and not bold
             axes.plot(
                 curve["fpr"],
                 curve["tpr"],
-                label=label,
+                label=model.label if auc is None else f"{model.label} (AUC {auc:.3f})",
                 color=LINE_COLORS[index % len(LINE_COLORS)],
-                linewidth=2.6 if item.id == model.id else 1.2,
-                alpha=1.0 if item.id == model.id else 0.75,
+                linestyle="--" if model.is_default else "-",
+                linewidth=2.6 if bold else 1.6,
+                alpha=0.7 if faded else 1.0,
+                zorder=3 if bold else 2,
             )
         axes.set_xlabel("False positive rate")
         axes.set_ylabel("True positive rate")
         axes.set_xlim(0, 1)
         axes.set_ylim(0, 1.01)
-        axes.set_title("ROC curves on the held-out split")
+        axes.set_title("ROC curves on each model's held-out split")
+        axes.grid(alpha=0.3)
         axes.legend(loc="lower right", fontsize="small")
-        axes.spines[["top", "right"]].set_visible(False)
 
-    return _cached(f"roc-{_key(model)}-{digest}", draw, size=(6.4, 4.6))
+    key = [highlight_id, [[*_model_key(m), m.is_default, m.metric("AUC")] for m in shown]]
+    return _cached_png("roc", key, draw, size=WIDE, margins=ROC_MARGINS)
 
 
-def importance_chart_for(account, model_id: int) -> Path:
+def churn_distribution_png(prediction: Prediction) -> Path:
+    """A histogram of the prediction's churn probabilities, the bars above the threshold red.
+
+    Drawn from the summary stored with the prediction, never from the result file.
+    """
+    summary = prediction.summary or {}
+    if prediction.status != "done" or "histogram" not in summary:
+        raise ChartUnavailable("This prediction has no result yet.")
+    edges = summary["histogram"]["edges"]
+    counts = summary["histogram"]["counts"]
+    threshold = summary.get("threshold", 0.5)
+
+    def draw(axes: Axes) -> None:
+        lefts = edges[:-1]
+        widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        colors = [BAD if left >= threshold else BRAND for left in lefts]
+        axes.bar(lefts, counts, width=widths, align="edge", color=colors, edgecolor="white")
+        axes.axvline(threshold, color=INK, linestyle="--", linewidth=1)
+        axes.set_xlim(0, 1)
+        axes.set_xlabel("Churn probability")
+        axes.set_ylabel("Customers")
+        axes.yaxis.set_major_formatter("{x:,.0f}")  # 1,000,000 rather than 1e6
+        axes.set_title("Distribution of churn probability")
+
+    key = [prediction.id, prediction.result_path, edges, counts, threshold]
+    return _cached_png("distribution", key, draw, margins=COUNT_MARGINS)
+
+
+# The charts a viewer may see -------------------------------------------------------------------
+
+
+def importance_chart_for(account: Developer | User, model_id: int) -> Path:
     """The importance chart of a model `account` may use (else registry.ModelNotAvailable)."""
     return feature_importance_png(registry.model_for(account, model_id))
 
 
-def roc_chart_for(account, model_id: int) -> Path:
-    """The ROC comparison of a model with the company's other models `account` may use."""
+def roc_chart_for(account: Developer | User, model_id: int) -> Path:
+    """A model's ROC curve, bold, among the company's other models `account` may use."""
     overview = registry.model_overview(account, model_id)
-    return roc_comparison_png(overview.model, overview.compared_with)
+    return roc_comparison_png([overview.model, *overview.compared_with], overview.model)
+
+
+def compare_roc_chart_for(developer: Developer) -> Path:
+    """ROC curves of every ready model of the developer's company (the compare page)."""
+    models = [row.model for row in retraining.compare_models(developer.company_id)]
+    return roc_comparison_png(models)
+
+
+def prediction_chart_png(prediction: Prediction, chart: str) -> Path:
+    """One of a prediction page's charts, for a prediction the caller has already checked the
+    viewer may see: 'distribution' or 'importance' (of the model that scored it)."""
+    if chart == "distribution":
+        return churn_distribution_png(prediction)
+    if chart == "importance":
+        return feature_importance_png(prediction.model)
+    raise ChartUnavailable(f"Unknown chart {chart!r}.")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.schema import MAX_ID, Dataset, Developer, Model, Prediction, User, utcnow
-from app.services import jobs, preprocessing, registry, storage, training
+from app.services import charts, jobs, preprocessing, registry, storage, training
 from app.services.preprocessing import InvalidUpload, UploadLimits
 from app.services.training import ModelIntegrityError
 
@@ -267,10 +267,8 @@ def _mark_failed(prediction: Prediction, message: str, files: dict[str, str]) ->
 
 def render_charts(prediction: Prediction) -> None:
     """Render the page's charts once, so the first visit does not wait for them."""
-    from app.services import prediction_charts
-
-    prediction_charts.churn_distribution_png(prediction)
-    prediction_charts.top_features_png(prediction.model)
+    charts.churn_distribution_png(prediction)
+    charts.feature_importance_png(prediction.model)
 
 
 # Scoring and the result files ----------------------------------------------------------------

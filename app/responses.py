@@ -1,0 +1,21 @@
+"""Response helpers shared by the blueprints' views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Response, send_file
+
+
+def send_chart(path: Path) -> Response:
+    """A chart PNG for the signed-in viewer only.
+
+    Charts show one company's models and predictions, so shared caches must not keep them
+    (`private`); the URL stays the same while the picture changes (a new version on the compare
+    chart), so the browser revalidates (`no-cache`) and gets a 304 while the file is unchanged.
+    """
+    response = send_file(path, mimetype="image/png", conditional=True)
+    response.cache_control.public = False
+    response.cache_control.private = True
+    response.cache_control.no_cache = True
+    return response
