@@ -54,7 +54,7 @@ def initialize_original_dataset(company: Company, developer: Developer | None = 
         raise EnvironmentError_(
             f"The original data set {source} is missing. Run `make dataset` (or `make run`)."
         )
-    relative = f"dev/combinedDataset/original_{company.public_id}.csv"
+    relative = storage.original_dataset_copy_path(company.public_id)
     target = storage.dataset_file(relative)
     with storage.atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)

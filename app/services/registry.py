@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import sklearn
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -66,8 +65,8 @@ def default_model_state(kind: str) -> str:
         log.warning("Unreadable metadata %s; the model will be retrained", metadata_path)
         return "unreadable metadata"
     recorded = metadata.get("sklearn_version")
-    if recorded != sklearn.__version__:
-        return f"scikit-learn changed ({recorded} → {sklearn.__version__})"
+    if recorded != training.SKLEARN_VERSION:
+        return f"scikit-learn changed ({recorded} → {training.SKLEARN_VERSION})"
     if metadata.get("file_sha256") != storage.sha256_of(model_path):
         return "file does not match its recorded SHA-256"
     return "current"

@@ -84,6 +84,11 @@ def new_dataset_path(area: str, extension: str) -> str:
     return f"{area}/{uuid.uuid4().hex}.{extension}"
 
 
+def original_dataset_copy_path(company_public_id: str) -> str:
+    """Where a company's copy of DatasetA.csv lives: the root of its combined-data lineage."""
+    return f"dev/combinedDataset/original_{company_public_id}.csv"
+
+
 def default_model_path(key: str, metadata: bool = False) -> str:
     return f"default_models/{key}{'_metadata' if metadata else ''}.pkl"
 

@@ -47,6 +47,7 @@ from app.services.storage import atomic_path, sha256_of
 log = logging.getLogger(__name__)
 
 SEED = 42
+SKLEARN_VERSION = sklearn.__version__
 TEST_SIZE = 0.2
 IMPORTANCE_REPEATS = 5
 ROC_POINTS = 101
@@ -245,7 +246,7 @@ def train(
         "confusion_matrix": evaluation["confusion_matrix"],
         "roc_curve": evaluation["roc_curve"],
         "feature_importances": importances,
-        "sklearn_version": sklearn.__version__,
+        "sklearn_version": SKLEARN_VERSION,
         "training_rows": int(len(x_train)),
         "converged": converged,
         "test_rows": int(len(x_test)),
