@@ -269,3 +269,38 @@ def test_the_history_page_runs_the_same_queries_for_5_or_30_rows(any_db_app):
 
     assert text_5.count("run-") == 5 and text_30.count("run-") == 30
     assert len(with_30) == len(with_5), "\n".join(with_30)
+
+
+def test_a_users_model_filter_offers_deployed_models_and_those_they_used_only(world):
+    from app.schema import Model, ModelDeployment
+
+    user, developer = world["accounts"]["user"], world["accounts"]["developer"]
+    network = next(m for m in world["models"] if m.model_type.key == "neural_network")
+
+    def version(number: int) -> Model:
+        model = Model(
+            company_id=user.company_id,
+            model_type_id=network.model_type_id,
+            name=f"Retrain {number}",
+            version=number,
+            status="ready",
+        )
+        db.session.add(model)
+        db.session.flush()
+        return model
+
+    undeployed, used_then_withdrawn = version(2), version(3)
+    db.session.add(
+        ModelDeployment(
+            model_id=used_then_withdrawn.id, company_id=user.company_id, is_active=False
+        )
+    )
+    dataset = _dataset(user.company_id, "withdrawn")
+    _prediction(user, used_then_withdrawn, dataset, "old", datetime(2025, 1, 1))
+    db.session.commit()
+
+    offered = {model_id for model_id, _ in predictions.history_choices(user)["models"]}
+    assert undeployed.id not in offered
+    assert used_then_withdrawn.id in offered
+    assert {m.id for m in registry.models_for(user)} <= offered
+    assert undeployed.id in {i for i, _ in predictions.history_choices(developer)["models"]}

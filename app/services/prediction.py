@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 import pandas as pd
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
@@ -763,12 +763,17 @@ def prediction_history(account: Account, filters: HistoryFilters, page: int = 1)
 
 
 def history_choices(account: Account) -> dict[str, list[tuple[int, str]]]:
-    """Options of the history filters: the company's users (developer only) and models."""
+    """Options of the history filters: the company's users (developer only) and models (for a
+    user, those they may use or have used: never a version that was not deployed to them)."""
+    statement = select(Model).where(Model.company_id == account.company_id, Model.status == "ready")
+    if account.role != "developer":
+        used = select(Prediction.model_id).where(Prediction.user_id == account.id)
+        deployed = registry.deployed_model_ids(account.company_id)
+        statement = statement.where(or_(Model.id.in_(deployed), Model.id.in_(used)))
     models = db.session.scalars(
-        select(Model)
-        .where(Model.company_id == account.company_id, Model.status == "ready")
-        .options(joinedload(Model.model_type))
-        .order_by(Model.is_default.desc(), Model.model_type_id, Model.version)
+        statement.options(joinedload(Model.model_type)).order_by(
+            Model.is_default.desc(), Model.model_type_id, Model.version
+        )
     )
     choices: dict[str, list[tuple[int, str]]] = {"models": [(m.id, m.label) for m in models]}
     if account.role == "developer":
