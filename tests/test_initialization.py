@@ -54,20 +54,37 @@ def test_metadata_has_the_original_format_plus_the_extra_keys(app, kind):
     )
 
 
-@pytest.mark.parametrize("kind", ["logistic_regression", "neural_network"])
-def test_metadata_metrics_match_a_recomputation_from_the_saved_pipeline_on_the_saved_split(
-    app, original_dataset, kind
+@pytest.fixture(scope="module")
+def saved_split(original_dataset):
+    """The held-out 20% of the sample the session's default models were trained on."""
+    features, target = registry._training_data(original_dataset, TRAINING_SAMPLE_ROWS)
+    x_train, x_test, _, y_test = training.split(features, target)
+    return len(x_train), x_test, y_test
+
+
+@pytest.mark.parametrize("kind", list(training.MODEL_KINDS))
+def test_metadata_values_match_a_recomputation_from_the_saved_pipeline_on_the_saved_split(
+    app, saved_split, kind
 ):
     metadata = init.load_model_metadata(kind)
     model_path, _ = registry.default_model_paths(kind)
     pipeline = training.load_pipeline(model_path, metadata["file_sha256"])
-    features, target = registry._training_data(original_dataset, TRAINING_SAMPLE_ROWS)
-    _, x_test, _, y_test = training.split(features, target)
-    assert len(x_test) == metadata["test_rows"]
+    training_rows, x_test, y_test = saved_split
+    assert metadata["model_type"] == training.MODEL_KINDS[kind]
+    assert metadata["training_rows"] == training_rows
+    assert metadata["test_rows"] == len(x_test)
+
     recomputed = training.evaluate(pipeline, x_test, y_test)
     assert recomputed["metrics"] == pytest.approx(metadata["metrics"], abs=1e-9)
     assert recomputed["confusion_matrix"] == metadata["confusion_matrix"]
-    assert recomputed["churn_recall"] == pytest.approx(metadata["churn_recall"])
+    assert recomputed["churn_precision"] == pytest.approx(metadata["churn_precision"], abs=1e-9)
+    assert recomputed["churn_recall"] == pytest.approx(metadata["churn_recall"], abs=1e-9)
+    assert recomputed["roc_curve"]["fpr"] == pytest.approx(metadata["roc_curve"]["fpr"])
+    assert recomputed["roc_curve"]["tpr"] == pytest.approx(metadata["roc_curve"]["tpr"])
+
+    importances = training.feature_importances(pipeline, x_test, y_test)
+    assert list(importances) == list(metadata["feature_importances"])
+    assert importances == pytest.approx(metadata["feature_importances"], abs=1e-6)
 
 
 # Initialization ------------------------------------------------------------------------------
