@@ -109,7 +109,7 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
         mapping = preprocessing.match_columns(
             list(original.columns), preprocessing.PREDICTION_COLUMNS
         )
-    except InvalidUpload:
+    except BaseException:  # refused or not: a file that is not recorded must not stay
         storage.remove_quietly(target)
         raise
 
