@@ -72,6 +72,16 @@ def test_deploy_withdraw_and_rollback_as_a_user_sees_them(developer, user, devel
     assert len(rows) == 2 and not any(r.is_active for r in rows)
     assert all(r.withdrawn_at is not None for r in rows)
 
+    # The compare page keeps the whole history: v2, v3, v2 again, newest first, all withdrawn.
+    history = [(row.model.label, row.is_active) for row in deployment.history(developer.company_id)]
+    assert history == [
+        ("Neural Network v2", False),
+        ("Neural Network v3", False),
+        ("Neural Network v2", False),
+    ]
+    page = developer_client.get("/developer/compare").get_data(as_text=True)
+    assert "Deployment history" in page and page.count("withdrawn</span>") == 3
+
 
 def test_defaults_cannot_be_withdrawn_and_a_second_deploy_is_refused(developer):
     v2 = fake_version(developer, 2)

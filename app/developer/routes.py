@@ -106,6 +106,7 @@ def compare():
         rows=retraining.compare_models(current_user.company_id),
         metric_names=retraining.registry.DISPLAY_METRICS,
         confirm_form=ConfirmForm(),
+        deployments=deployment.history(current_user.company_id),
     )
 
 

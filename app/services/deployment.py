@@ -15,6 +15,7 @@ Users' model lists (`registry.models_for`) read the active rows, so they follow 
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
 from app.schema import Developer, Model, ModelDeployment, utcnow
@@ -88,11 +89,14 @@ def withdraw(developer: Developer, model_id: int) -> Model:
 
 
 def history(company_id: int) -> list[ModelDeployment]:
-    """Every deployment of the company, newest first."""
+    """Every deployment of a retrained version in the company, newest first (the defaults are
+    deployed once, when the company is set up, and never change)."""
     return list(
         db.session.scalars(
             select(ModelDeployment)
-            .filter_by(company_id=company_id)
+            .join(ModelDeployment.model)
+            .where(ModelDeployment.company_id == company_id, Model.is_default.is_(False))
+            .options(contains_eager(ModelDeployment.model).joinedload(Model.model_type))
             .order_by(ModelDeployment.deployed_at.desc(), ModelDeployment.id.desc())
         )
     )
