@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
-from app.schema import Company, Developer, User, utcnow
+from app.schema import Company, Dataset, Developer, Model, Prediction, User, utcnow
 
 PASSWORD = "correct horse battery staple"
 # Hashing with scrypt is deliberately slow; tests hash the shared password once.
@@ -75,3 +76,45 @@ def log_in(client: FlaskClient, account: Developer | User) -> FlaskClient:
         session["_user_id"] = account.get_id()
         session["_fresh"] = True
     return client
+
+
+def make_dataset(company_id: int, name: str, kind: str = "predict_upload") -> Dataset:
+    """A data set row (no file: for tests of listings and history), flushed, not committed."""
+    dataset = Dataset(
+        company_id=company_id,
+        kind=kind,
+        name=name,
+        path=f"user/uploadToPredict/{name}-{next(_counter)}.csv",
+        file_format="csv",
+        row_count=10,
+        column_count=21,
+    )
+    db.session.add(dataset)
+    db.session.flush()
+    return dataset
+
+
+def make_prediction(
+    account: Developer | User,
+    model: Model,
+    dataset: Dataset,
+    name: str,
+    created_at: datetime | None = None,
+) -> Prediction:
+    """A finished prediction row by `account` (no result file), added, not committed."""
+    prediction = Prediction(
+        company_id=account.company_id,
+        user_id=account.id if account.role == "user" else None,
+        developer_id=account.id if account.role == "developer" else None,
+        model_id=model.id,
+        input_dataset_id=dataset.id,
+        name=name,
+        result_format="csv",
+        row_count=10,
+        churn_count=3,
+        status="done",
+        progress=100,
+        created_at=created_at or utcnow(),
+    )
+    db.session.add(prediction)
+    return prediction

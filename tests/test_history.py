@@ -10,7 +10,7 @@ from flask import g, request_started
 from sqlalchemy import event
 
 from app.extensions import db
-from app.schema import Dataset, Prediction
+from app.schema import Dataset
 from app.services import prediction as predictions
 from app.services import registry
 from app.services.environment import ensure_company_models
@@ -39,40 +39,6 @@ SPECS = [
 ]
 
 
-def _dataset(company_id: int, name: str) -> Dataset:
-    dataset = Dataset(
-        company_id=company_id,
-        kind="predict_upload",
-        name=name,
-        path=f"user/uploadToPredict/{name}.csv",
-        file_format="csv",
-        row_count=10,
-        column_count=21,
-    )
-    db.session.add(dataset)
-    db.session.flush()
-    return dataset
-
-
-def _prediction(account, model, dataset, name: str, at: datetime) -> Prediction:
-    prediction = Prediction(
-        company_id=account.company_id,
-        user_id=account.id if account.role == "user" else None,
-        developer_id=account.id if account.role == "developer" else None,
-        model_id=model.id,
-        input_dataset_id=dataset.id,
-        name=name,
-        result_format="csv",
-        row_count=10,
-        churn_count=3,
-        status="done",
-        progress=100,
-        created_at=at,
-    )
-    db.session.add(prediction)
-    return prediction
-
-
 @pytest.fixture
 def world(any_db_app):
     company = factories.make_company()
@@ -84,17 +50,19 @@ def world(any_db_app):
         "other": factories.make_user(company),
     }
     models = registry.models_for(developer)
-    dataset = _dataset(company.id, "mine")
+    dataset = factories.make_dataset(company.id, "mine")
     for spec in SPECS:
-        _prediction(accounts[spec.owner], models[spec.model], dataset, spec.name, spec.at)
+        factories.make_prediction(
+            accounts[spec.owner], models[spec.model], dataset, spec.name, spec.at
+        )
 
     # Another company's prediction, on the same days: never shown, whatever the filters.
     outsider = factories.make_user(factories.make_company())
     ensure_company_models(outsider.company)
     foreign_model = registry.models_for(outsider)[0]
-    foreign_dataset = _dataset(outsider.company_id, "theirs")
+    foreign_dataset = factories.make_dataset(outsider.company_id, "theirs")
     for at in {spec.at for spec in SPECS}:
-        _prediction(outsider, foreign_model, foreign_dataset, "foreign", at)
+        factories.make_prediction(outsider, foreign_model, foreign_dataset, "foreign", at)
     db.session.commit()
     return {"accounts": accounts, "models": models, "app": any_db_app}
 
@@ -236,7 +204,7 @@ def test_the_history_page_runs_the_same_queries_for_5_or_30_rows(any_db_app):
         people = [developer, *(factories.make_user(company) for _ in range(9))]
         people = [(type(person), person.id) for person in people]
         models = [(type(model), model.id) for model in registry.models_for(developer)]
-        dataset = (Dataset, _dataset(company.id, "history").id)
+        dataset = (Dataset, factories.make_dataset(company.id, "history").id)
         developer_id = developer.id
         start = datetime(2025, 3, 1, 9, 0, 0)
 
@@ -245,7 +213,9 @@ def test_the_history_page_runs_the_same_queries_for_5_or_30_rows(any_db_app):
                 owner = db.session.get(*people[n % (3 if n < 5 else len(people))])
                 model = db.session.get(*models[n % len(models)])
                 at = start + timedelta(hours=n)
-                _prediction(owner, model, db.session.get(*dataset), f"run-{n:02d}", at)
+                factories.make_prediction(
+                    owner, model, db.session.get(*dataset), f"run-{n:02d}", at
+                )
             db.session.commit()
 
         client = app.test_client()
@@ -295,8 +265,8 @@ def test_a_users_model_filter_offers_deployed_models_and_those_they_used_only(wo
             model_id=used_then_withdrawn.id, company_id=user.company_id, is_active=False
         )
     )
-    dataset = _dataset(user.company_id, "withdrawn")
-    _prediction(user, used_then_withdrawn, dataset, "old", datetime(2025, 1, 1))
+    dataset = factories.make_dataset(user.company_id, "withdrawn")
+    factories.make_prediction(user, used_then_withdrawn, dataset, "old", datetime(2025, 1, 1))
     db.session.commit()
 
     offered = {model_id for model_id, _ in predictions.history_choices(user)["models"]}

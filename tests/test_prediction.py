@@ -395,18 +395,8 @@ def test_the_download_name_is_safe_whatever_the_prediction_is_called(user, devel
 
 
 def _row(account, model, dataset, days_ago: int, name: str) -> Prediction:
-    prediction = Prediction(
-        company_id=account.company_id,
-        user_id=account.id if account.role == "user" else None,
-        developer_id=account.id if account.role == "developer" else None,
-        model_id=model.id,
-        input_dataset_id=dataset.id,
-        name=name,
-        status="done",
-        created_at=utcnow().replace(hour=12) - timedelta(days=days_ago),
-    )
-    db.session.add(prediction)
-    return prediction
+    at = utcnow().replace(hour=12) - timedelta(days=days_ago)
+    return factories.make_prediction(account, model, dataset, name, at)
 
 
 @pytest.fixture
