@@ -3,7 +3,8 @@
 Three charts: a model's top-5 feature importances (model pages and prediction pages), ROC curves
 of several models on one set of axes (model page and compare page), and the distribution of a
 prediction's churn probabilities. They use `matplotlib.figure.Figure` with the Agg canvas (never
-pyplot, which keeps global state and is not safe in a multi-threaded server) and one style.
+matplotlib's stateful plotting interface, whose global figures are not safe in a threaded server)
+and one style.
 
 A chart's file name is a hash of everything that decides the picture (the ids and file SHA-256 of
 the models, the prediction id and its summary figures, labels), so a retrained model, a replaced

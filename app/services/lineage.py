@@ -146,11 +146,8 @@ def combine(base: Dataset, upload: Dataset, name: str | None = None) -> Dataset:
         replaced_rows=counts.replaced_rows,
     )
     db.session.add(dataset)
-    try:
+    with storage.removed_on_failure(target):
         db.session.flush()
-    except Exception:
-        storage.remove_quietly(target)
-        raise
     return dataset
 
 

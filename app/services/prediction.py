@@ -104,16 +104,12 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
     target = storage.dataset_file(relative)
     with storage.atomic_path(target) as tmp, tmp.open("wb") as handle:
         sha256 = _copy_and_hash(upload.stream, handle)
-    try:
+    # Refused or failing for any reason, the upload leaves no file and no row behind.
+    with storage.removed_on_failure(target, cleanup=db.session.rollback):
         original = preprocessing.read_table(target, file_format, upload_limits())
         mapping = preprocessing.match_columns(
             list(original.columns), preprocessing.PREDICTION_COLUMNS
         )
-    except BaseException:  # refused or not: a file that is not recorded must not stay
-        storage.remove_quietly(target)
-        raise
-
-    try:
         dataset = _record_dataset(
             account, name, relative, target, upload.filename, original, sha256
         )
@@ -131,10 +127,6 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
         )
         db.session.add(prediction)
         db.session.commit()
-    except Exception:
-        db.session.rollback()
-        storage.remove_quietly(target)
-        raise
 
     if len(original) <= current_app.config["PREDICTION_BACKGROUND_ROWS"]:
         _run_scoring(prediction, lambda: (pipeline, original, mapping))

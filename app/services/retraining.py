@@ -84,7 +84,7 @@ def start_retrain(developer: Developer, name: str, upload: UploadedFile) -> Mode
         upload.save(str(tmp))
         prepared = load_upload(tmp, file_format, require_target=True, limits=upload_limits())
         check_classes(prepared)
-    try:
+    with storage.removed_on_failure(target, cleanup=db.session.rollback):
         dataset = Dataset(
             company_id=developer.company_id,
             kind="retrain_upload",
@@ -114,10 +114,6 @@ def start_retrain(developer: Developer, name: str, upload: UploadedFile) -> Mode
         )
         db.session.add(run)
         db.session.commit()
-    except Exception:
-        db.session.rollback()
-        storage.remove_quietly(target)
-        raise
     try:
         run.job_id = jobs.enqueue(JOB_NAME, run.id)
     except Exception as error:  # noqa: BLE001 - e.g. Redis unreachable: the run says so

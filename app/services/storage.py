@@ -112,6 +112,19 @@ def atomic_path(target: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def removed_on_failure(*paths: Path, cleanup: Callable[[], None] | None = None) -> Iterator[None]:
+    """Remove `paths` (after calling `cleanup`, e.g. a session rollback) if the block raises, then
+    re-raise: a stored file must not outlive the record that failed to be made for it."""
+    try:
+        yield
+    except BaseException:
+        if cleanup is not None:
+            cleanup()
+        remove_quietly(*paths)
+        raise
+
+
 def write_atomic(target: Path, writer: Callable[[Path], None]) -> None:
     with atomic_path(target) as tmp:
         writer(tmp)
