@@ -234,7 +234,7 @@ def _run_scoring(
         render_charts(prediction)
     except (ModelIntegrityError, InvalidUpload) as error:
         _mark_failed(prediction, str(error), files)
-    except Exception:
+    except Exception:  # the outer edge of scoring: logged, and the row says it failed
         log.exception("Prediction %s failed", prediction.id)
         _mark_failed(
             prediction,
