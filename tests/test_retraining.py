@@ -208,12 +208,21 @@ def test_recovery_marks_a_run_left_running_by_a_dead_process_failed(rapp, dev):
         model_type=network,
         name="alive",
         status="running",
-        job_id="t:" + jobs._host() + f":{os.getpid()}:abc",
+        job_id="t:" + jobs._host() + f":{jobs._process_identity(os.getpid())}:abc",
     )
-    db.session.add_all([stale, live])
+    # A later process that happens to get the dead one's pid does not keep its job alive.
+    reused_pid = Model(
+        company_id=dev.company_id,
+        model_type=network,
+        name="killed before a restart that reused its pid",
+        status="running",
+        job_id="t:" + jobs._host() + f":{os.getpid()}.1:abc",
+    )
+    db.session.add_all([stale, live, reused_pid])
     db.session.commit()
-    assert jobs.recover_interrupted() == 1
+    assert jobs.recover_interrupted() == 2
     assert stale.status == "failed" and "interrupted" in stale.error
+    assert reused_pid.status == "failed"
     assert live.status == "running"
 
 

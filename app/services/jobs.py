@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -89,7 +90,7 @@ def enqueue(name: str, *args: Any) -> str:
     job_id = uuid.uuid4().hex
     if backend == "thread":
         # The owner process is part of the id, so recovery can tell a live job from an orphan.
-        job_id = f"{THREAD_PREFIX}{_host()}:{os.getpid()}:{job_id[:16]}"
+        job_id = f"{THREAD_PREFIX}{_host()}:{_process_identity(os.getpid())}:{job_id[:16]}"
     if backend == "rq":
         from rq import Queue
 
@@ -146,15 +147,34 @@ def _host() -> str:
     return socket.gethostname()[:20]
 
 
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; the start time is field 22.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _process_identity(pid: int) -> str:
+    """The pid plus its start time: a pid reused by a later process is a different identity."""
+    start = _process_start(pid)
+    return f"{pid}.{start}" if start else str(pid)
+
+
 def _thread_job_alive(job_id: str) -> bool:
     """A thread job lives as long as its process (on this host) does."""
     try:
-        host, pid_text, _ = job_id[len(THREAD_PREFIX) :].split(":", 2)
+        host, identity, _ = job_id[len(THREAD_PREFIX) :].split(":", 2)
+        pid_text, _, start = identity.partition(".")
         pid = int(pid_text)
     except ValueError:
         return False
     if host != _host():
         return True  # another machine's process: not ours to judge
+    if start:
+        return _process_start(pid) == start  # same pid, other start time: a reused pid
     if pid == os.getpid():
         return True
     try:
