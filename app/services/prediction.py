@@ -336,7 +336,7 @@ def score_to_files(
     Memory stays bounded by the chunk: only the model inputs of one chunk exist at a time,
     and the result is streamed to disk as it is scored.
     """
-    kept = [c for c in original.columns if _key(c) not in _NEW_COLUMN_KEYS]
+    kept = [c for c in original.columns if preprocessing.column_key(c) not in _NEW_COLUMN_KEYS]
     accumulator = _Accumulator()
     with _ResultWriters(kept, targets) as writers:
         for start in range(0, len(original), max(chunk_rows, 1)):
@@ -455,12 +455,11 @@ def _category_codes(
     return pd.Index(categories).get_indexer(values)
 
 
-def _key(name: str) -> str:
-    return str(name).strip().lower()
-
-
 # A re-uploaded result file already has these: they are replaced, not repeated.
-_NEW_COLUMN_KEYS = {_key(PREDICTION_COLUMN), _key(PROBABILITY_COLUMN)}
+_NEW_COLUMN_KEYS = {
+    preprocessing.column_key(PREDICTION_COLUMN),
+    preprocessing.column_key(PROBABILITY_COLUMN),
+}
 
 
 def neutralise(value: str) -> str:

@@ -256,7 +256,7 @@ def _cells_as_text(column: pd.Series) -> pd.Series:
 def _refuse_duplicate_columns(header: list[str]) -> None:
     seen: dict[str, str] = {}
     for name in header:
-        key = _key(name)
+        key = column_key(name)
         if key in seen and key:
             raise InvalidUpload(
                 f"The columns {seen[key]!r} and {name!r} have the same name; please keep one."
@@ -267,20 +267,21 @@ def _refuse_duplicate_columns(header: list[str]) -> None:
 # Validation and coercion ---------------------------------------------------------------------
 
 
-def _key(name: str) -> str:
+def column_key(name: str) -> str:
+    """How column names are compared: case-insensitive, surrounding spaces ignored."""
     return str(name).strip().lower()
 
 
 def match_columns(columns: list[str], required: list[str]) -> dict[str, str]:
     """Map each required canonical name to the upload's column; report all missing ones."""
-    by_key = {_key(c): c for c in columns}
-    missing = [name for name in required if _key(name) not in by_key]
+    by_key = {column_key(c): c for c in columns}
+    missing = [name for name in required if column_key(name) not in by_key]
     if missing:
         plural = "s" if len(missing) > 1 else ""
         raise InvalidUpload(
             f"The file is missing the required column{plural}: {', '.join(missing)}."
         )
-    return {name: by_key[_key(name)] for name in required}
+    return {name: by_key[column_key(name)] for name in required}
 
 
 def _categorical(column: pd.Series) -> pd.Series:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.schema import Company, Developer, Model, ModelDeployment, ModelMetric, ModelType, User
+from app.schema import Company, Developer, Model, ModelDeployment, ModelMetric, User
 from app.services import storage, training
 from app.services.database import model_type_by_key
 from app.services.preprocessing import load_upload
@@ -263,10 +263,6 @@ def best_values(models: list[Model]) -> dict[str, float]:
             if value is not None and value > best.get(name, float("-inf")):
                 best[name] = value
     return best
-
-
-def model_type_for_kind(kind: str) -> ModelType:
-    return model_type_by_key(kind)
 
 
 # What the model pages show -------------------------------------------------------------------
