@@ -20,7 +20,8 @@ import click
 
 from app import create_app
 from app.schema import Company, Developer, Model
-from app.services import environment, registry, training
+from app.services import environment, registry
+from app.services.catalog import KIND_NAMES, METRIC_KEYS
 
 
 def load_model_metadata(kind: str) -> dict[str, Any]:
@@ -30,7 +31,7 @@ def load_model_metadata(kind: str) -> dict[str, Any]:
 
 def check_existing_models() -> dict[str, str]:
     """Each default model's state: "current", or why it must be (re)trained."""
-    return {kind: registry.default_model_state(kind) for kind in training.MODEL_KINDS}
+    return {kind: registry.default_model_state(kind) for kind in KIND_NAMES}
 
 
 def register_model_in_db(company: Company, kind: str) -> Model:
@@ -53,10 +54,7 @@ def get_model_metrics(company: Company | None = None) -> dict[str, dict[str, flo
     """Metrics by model: a company's registered models, or the default model files'."""
     if company is not None:
         return registry.get_model_metrics(company)
-    return {
-        training.MODEL_KINDS[kind]: load_model_metadata(kind)["metrics"]
-        for kind in training.MODEL_KINDS
-    }
+    return {name: load_model_metadata(kind)["metrics"] for kind, name in KIND_NAMES.items()}
 
 
 def initialize_original_dataset(company: Company):
@@ -67,12 +65,13 @@ def initialize_original_dataset(company: Company):
 def initialize_developer_environment(developer_id: int) -> Developer:
     """Folders, original data set, default models and deployments for one developer."""
     developer = environment.developer_by_id(developer_id)
+    initialize_default_models()
     environment.initialize_developer_environment(developer)
     return developer
 
 
 def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
-    names = training.METRIC_KEYS
+    names = METRIC_KEYS
     lines = [f"{'Model':<22}" + "".join(f"{name:>10}" for name in names)]
     for label, values in metrics.items():
         lines.append(

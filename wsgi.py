@@ -2,11 +2,9 @@
 
 import os
 
-from app import create_app
-from app.services import jobs
+from app import create_app, recover_interrupted_work
 
 app = create_app(os.environ.get("APP_ENV", "development"))
 
 # Runs left queued/running by a process that died are marked failed (a new database is fine).
-with app.app_context():
-    jobs.recover_interrupted()
+recover_interrupted_work(app)

@@ -30,6 +30,7 @@ def create_app(config: str | type[Config] | None = None, **overrides: Any) -> Fl
     register_request_hooks(app)
     register_template_helpers(app)
     register_commands(app)
+    register_jobs()
     return app
 
 
@@ -79,9 +80,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
-    from app.services import accounts
+    from app.services.accounts import load_account_from_session
 
-    login_manager.user_loader(accounts.load_account_from_session)
+    login_manager.user_loader(load_account_from_session)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _enable_sqlite_wal(app)
@@ -121,10 +122,10 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.auth.routes import bp as auth_bp
-    from app.developer.routes import bp as developer_bp
-    from app.main import bp as main_bp
-    from app.user.routes import bp as user_bp
+    from app.web.auth.routes import bp as auth_bp
+    from app.web.developer.routes import bp as developer_bp
+    from app.web.main import bp as main_bp
+    from app.web.user.routes import bp as user_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -133,24 +134,38 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from app.errors import register
+    from app.web.errors import register
 
     register(app)
 
 
 def register_request_hooks(app: Flask) -> None:
-    from app.security import register
+    from app.web.security import register
 
     register(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from app import filters
+    from app.web import templating
 
-    filters.register(app)
+    templating.register(app)
 
 
 def register_commands(app: Flask) -> None:
     from app.commands import register
 
     register(app)
+
+
+def register_jobs() -> None:
+    from app.tasks import register_jobs as register
+
+    register()
+
+
+def recover_interrupted_work(app: Flask) -> int:
+    """Mark rows whose job died with the process that ran it as failed (web and worker start)."""
+    from app.services import jobs, lifecycle
+
+    with app.app_context():
+        return lifecycle.recover_interrupted(jobs.liveness(app))

@@ -7,12 +7,14 @@ reaches a database. Paths stored here are relative to the configured storage roo
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -32,6 +34,49 @@ MAX_ID = 2**31 - 1
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+class WorkStatus(StrEnum):
+    """The one lifecycle of queued work (a prediction being scored, a retrain run): queued →
+    running → done | failed. A CHECK constraint holds every status column to these words."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+IN_PROGRESS = (WorkStatus.QUEUED, WorkStatus.RUNNING)
+
+
+def work_status_check() -> CheckConstraint:
+    words = ", ".join(f"'{status.value}'" for status in WorkStatus)
+    return CheckConstraint(f"status IN ({words})", name="work_status")
+
+
+class QueuedWorkMixin:
+    """The columns and words of queued work, shared by models (retrain runs) and predictions."""
+
+    status: Mapped[str] = mapped_column(String(20), default=WorkStatus.DONE)
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
+    error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in IN_PROGRESS
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == WorkStatus.DONE
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status == WorkStatus.FAILED
+
+    def forget_result(self) -> None:
+        """Drop what a failed run would otherwise point at (files, version)."""
 
 
 class TimestampMixin:
@@ -154,7 +199,7 @@ class Dataset(TimestampMixin, db.Model):
     )
 
 
-class Model(TimestampMixin, db.Model):
+class Model(QueuedWorkMixin, TimestampMixin, db.Model):
     """A trained model of a company: a default (v1) or a retrained version, or a retrain run.
 
     A retrain run is a row from the moment it is queued, so its status survives restarts; it
@@ -165,9 +210,8 @@ class Model(TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("company_id", "model_type_id", "version"),
         Index("ix_models_company_status", "company_id", "status"),
+        work_status_check(),
     )
-
-    STATUSES = ("queued", "running", "ready", "failed")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
@@ -181,13 +225,8 @@ class Model(TimestampMixin, db.Model):
     training_dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id"))
     trained_by_developer_id: Mapped[int | None] = mapped_column(ForeignKey("developers.id"))
     training_rows: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20), default="ready")
     status_step: Mapped[str | None] = mapped_column(String(200))
-    progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
-    error: Mapped[str | None] = mapped_column(Text)
-    job_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Importances, ROC points and confusion matrix computed at training time.
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
@@ -205,6 +244,17 @@ class Model(TimestampMixin, db.Model):
 
     def metric(self, name: str) -> float | None:
         return next((m.value for m in self.metrics if m.name == name), None)
+
+    def top_features(self, count: int = 5) -> list[tuple[str, float]]:
+        """The `count` input columns with the largest permutation importance, largest first."""
+        importances = (self.details or {}).get("feature_importances") or {}
+        return sorted(importances.items(), key=lambda pair: pair[1], reverse=True)[:count]
+
+    def forget_result(self) -> None:
+        self.status_step = "Failed"
+        self.version = None
+        self.file_path = None
+        self.file_sha256 = None
 
 
 class ModelMetric(TimestampMixin, db.Model):
@@ -236,15 +286,14 @@ class ModelDeployment(TimestampMixin, db.Model):
     model: Mapped[Model] = relationship()
 
 
-class Prediction(TimestampMixin, db.Model):
+class Prediction(QueuedWorkMixin, TimestampMixin, db.Model):
     __tablename__ = "predictions"
     __table_args__ = (
         Index("ix_predictions_company_created", "company_id", "created_at"),
         Index("ix_predictions_user_created", "user_id", "created_at"),
         Index("ix_predictions_model_created", "model_id", "created_at"),
+        work_status_check(),
     )
-
-    STATUSES = ("queued", "running", "done", "failed")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
@@ -257,11 +306,6 @@ class Prediction(TimestampMixin, db.Model):
     result_format: Mapped[str] = mapped_column(String(10), default="csv")
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     churn_count: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(20), default="done")
-    progress: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    job_id: Mapped[str | None] = mapped_column(String(64))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Top-risk preview rows and summary figures, computed once when scoring finishes.
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
@@ -269,6 +313,9 @@ class Prediction(TimestampMixin, db.Model):
     user: Mapped[User | None] = relationship()
     developer: Mapped[Developer | None] = relationship()
     input_dataset: Mapped[Dataset] = relationship()
+
+    def forget_result(self) -> None:
+        self.result_path = None
 
     @property
     def owner_name(self) -> str:

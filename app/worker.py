@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 
-from app import create_app
+from app import create_app, recover_interrupted_work
 from app.services import jobs
 
 log = logging.getLogger(__name__)
@@ -23,10 +23,8 @@ def main() -> None:
     from rq import Queue, Worker
 
     jobs.use_worker_app(app)
-    jobs._load_job_modules()
     connection = jobs.redis_connection(app)
-    with app.app_context():
-        jobs.recover_interrupted()
+    recover_interrupted_work(app)
     queue = Queue(app.config["RQ_QUEUE"], connection=connection)
     log.info("Worker listening on queue %r at %s", queue.name, app.config["REDIS_URL"])
     Worker([queue], connection=connection).work(with_scheduler=False)

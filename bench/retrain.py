@@ -11,6 +11,7 @@ once idle and once while the retrain runs on the in-process job thread.
 from __future__ import annotations
 
 import http.client
+import io
 import statistics
 import sys
 import tempfile
@@ -22,6 +23,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from werkzeug.datastructures import FileStorage  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
@@ -38,14 +40,6 @@ UPLOAD_ROWS = 1_000
 REPEATED_IDS = 50
 THREADS, REQUESTS = 4, 50
 PAGE = "/developer/datasets"
-
-
-class Upload:
-    def __init__(self, data: bytes):
-        self.filename, self.data = "upload.csv", data
-
-    def save(self, dst) -> None:
-        Path(dst).write_bytes(self.data)
 
 
 def upload_bytes(original: Path) -> bytes:
@@ -127,7 +121,9 @@ def main() -> None:
 
         with app.app_context():
             started = time.perf_counter()
-            run = retraining.start_retrain(developer, "bench", Upload(data))
+            run = retraining.start_retrain(
+                developer, "bench", FileStorage(stream=io.BytesIO(data), filename="upload.csv")
+            )
             run_id = run.id
         busy: list[float] = []
         while True:

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app  # noqa: E402
 from app.services import registry, training  # noqa: E402
+from app.services.catalog import KIND_NAMES  # noqa: E402
 from app.services.original_data import provision_original_dataset  # noqa: E402
 from app.services.preprocessing import load_upload  # noqa: E402
 
@@ -52,7 +53,7 @@ def main() -> int:
             print("-" * len(header))
             total_train = 0.0
             folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=training.SEED)
-            for kind, name in training.MODEL_KINDS.items():
+            for kind, name in KIND_NAMES.items():
                 started = time.perf_counter()
                 result = training.train(training.build_pipeline(kind), name, features, target)
                 model_path, metadata_path = registry.default_model_paths(kind)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from datetime import datetime
 
+import pandas as pd
 from flask.testing import FlaskClient
+from werkzeug.datastructures import FileStorage
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
@@ -76,6 +79,13 @@ def log_in(client: FlaskClient, account: Developer | User) -> FlaskClient:
         session["_user_id"] = account.get_id()
         session["_fresh"] = True
     return client
+
+
+def upload(data: bytes | pd.DataFrame, filename: str = "customers.csv") -> FileStorage:
+    """What a form's file field gives: the bytes of a file (a frame becomes a CSV) and its name."""
+    if isinstance(data, pd.DataFrame):
+        data = data.to_csv(index=False).encode()
+    return FileStorage(stream=io.BytesIO(data), filename=filename)
 
 
 def make_dataset(company_id: int, name: str, kind: str = "predict_upload") -> Dataset:

@@ -13,21 +13,19 @@ from werkzeug.routing import AnyConverter
 from app import create_app
 from tests import factories
 
-OPEN_BLUEPRINTS = {"auth", "main"}
 ROLE_BLUEPRINTS = {"developer", "user"}
+# Flask's own static files are the one view nobody declares.
+UNDECLARED = {"static"}
 DUMMY_ID = 999999
 
 
 def _protected_rules():
-    """(endpoint, method, path) of every route that is neither static, public nor auth/main."""
+    """(endpoint, method, path) of every route that declares a role."""
     app = create_app("testing")
     found = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
-        blueprint = rule.endpoint.rpartition(".")[0]
-        if rule.endpoint == "static" or blueprint in OPEN_BLUEPRINTS:
-            continue
-        if getattr(view, "is_public", False):
+        if getattr(view, "access", None) not in ROLE_BLUEPRINTS:
             continue
         values = {name: _dummy_value(rule, name) for name in rule.arguments}
         path = rule.build(values, append_unknown=False)[1]
@@ -90,12 +88,38 @@ def test_ids_that_are_not_the_company_s_are_not_found(app, endpoint, method, pat
     assert response.status_code in (403, 404)
 
 
-def test_every_developer_and_user_view_is_wrapped_by_role_required():
+def test_every_view_declares_who_may_open_it():
+    app = create_app("testing")
+    undeclared = [
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if endpoint not in UNDECLARED and getattr(view, "access", None) is None
+    ]
+    assert undeclared == []
+
+
+def test_every_developer_and_user_view_is_for_its_own_role():
     app = create_app("testing")
     for endpoint, view in app.view_functions.items():
         blueprint = endpoint.rpartition(".")[0]
         if blueprint in ROLE_BLUEPRINTS:
-            assert getattr(view, "required_role", None) == blueprint, endpoint
+            assert view.access == blueprint, endpoint
+        elif endpoint not in UNDECLARED:
+            assert view.access in ("public", "signed_in"), endpoint
+
+
+def test_a_view_that_declares_nothing_is_caught(app):
+    @app.get("/forgotten")
+    def forgotten():
+        return "open to anyone by accident"
+
+    assert getattr(app.view_functions["forgotten"], "access", None) is None
+
+
+def test_a_signed_in_only_view_sends_a_visitor_to_log_in(client):
+    response = client.get("/auth/password")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login")
 
 
 def test_a_form_without_its_csrf_token_is_refused(make_app):

@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.schema import Prediction
-from app.services import charts, jobs, registry
+from app.services import charts, comparison, jobs, registry
 from app.services import prediction as predictions
 from app.services.environment import initialize_developer_environment
 from tests import factories
@@ -82,9 +82,12 @@ def test_the_compare_chart_is_private_and_shows_only_the_viewers_company(app, de
     response = factories.log_in(app.test_client(), developer).get("/developer/compare/roc.png")
     assert response.status_code == 200 and response.data.startswith(PNG_MAGIC)
     assert response.cache_control.private and not response.cache_control.public
-    assert charts.compare_roc_chart_for(developer) != charts.compare_roc_chart_for(
-        outsiders["developer"]
-    )
+    assert compare_chart(developer) != compare_chart(outsiders["developer"])
+
+
+def compare_chart(developer):
+    models = [row.model for row in comparison.compare_models(developer.company_id)]
+    return charts.roc_comparison_png(models)
 
 
 def test_the_model_page_and_the_prediction_page_share_one_importance_chart(app, user, scored):

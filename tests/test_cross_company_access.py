@@ -26,6 +26,7 @@ from app.extensions import db
 from app.schema import Dataset, Developer, Model, ModelDeployment, Prediction, User
 from app.services import deployment, jobs, registry, retraining
 from app.services import prediction as predictions
+from app.services.catalog import NETWORK_KIND
 from app.services.environment import ensure_company_models, initialize_developer_environment
 from tests import factories
 from tests.conftest import build_app
@@ -97,19 +98,17 @@ def world(tmp_path_factory, migrated_sqlite_template, small_original, default_mo
 
         frame = pd.read_csv(small_original, dtype=str, keep_default_na=False)
         # Not the network: deploying the retrained network may withdraw the default one.
-        default = next(
-            m for m in registry.models_for(user_a) if m.model_type.key != retraining.NETWORK_KIND
-        )
+        default = next(m for m in registry.models_for(user_a) if m.model_type.key != NETWORK_KIND)
         by_user = _predict(user_a, "A user's prediction", default.id, frame.head(30))
         by_developer = _predict(developer_a, "A developer's prediction", default.id, frame.tail(30))
 
         upload = frame.sample(n=60, random_state=3).reset_index(drop=True)
         upload["customerID"] = [f"CROSS-{i:04d}" for i in range(len(upload))]
-        run = retraining.start_retrain(developer_a, "A's run", _Upload(upload))
+        run = retraining.start_retrain(developer_a, "A's run", factories.upload(upload))
         jobs.wait_for_idle(app)
         db.session.expire_all()
         retrained = db.session.get(Model, run.id)
-        assert retrained.status == "ready", retrained.error
+        assert retrained.status == "done", retrained.error
         deployment.deploy(developer_a, retrained.id)
 
         developer_b = factories.make_developer()
@@ -127,17 +126,6 @@ def world(tmp_path_factory, migrated_sqlite_template, small_original, default_mo
         jobs.wait_for_idle(app)
         db.session.remove()
         db.engine.dispose()
-
-
-class _Upload:
-    """What the retrain form's file field gives: a name and a save()."""
-
-    def __init__(self, frame: pd.DataFrame):
-        self.filename = "more.csv"
-        self.data = frame.to_csv(index=False).encode()
-
-    def save(self, dst) -> None:
-        Path(dst).write_bytes(self.data)
 
 
 def _predict(account, name: str, model_id: int, frame: pd.DataFrame) -> Prediction:

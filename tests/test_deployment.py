@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Model, ModelDeployment
-from app.services import deployment, registry, retraining
+from app.services import comparison, deployment, registry
 from tests import factories
 
 
@@ -23,7 +23,7 @@ def fake_version(developer, version: int) -> Model:
         model_type=network.model_type,
         name=f"run {version}",
         version=version,
-        status="ready",
+        status="done",
         file_path=network.file_path,
         file_sha256=network.file_sha256,
         details=network.details,
@@ -98,7 +98,7 @@ def test_the_compare_page_shows_the_change_against_the_previous_version(
 ):
     fake_version(developer, 2)
     fake_version(developer, 3)
-    rows = retraining.compare_models(developer.company_id)
+    rows = comparison.compare_models(developer.company_id)
     v3 = next(r for r in rows if r.model.version == 3)
     assert v3.compared_to == "v2"
     assert v3.changes["Accuracy"].text == "▲ 0.010" and v3.changes["Accuracy"].direction == "up"

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.schema import Dataset, Model, ModelDeployment, ModelMetric
 from app.services import registry, storage
+from app.services.catalog import KIND_NAMES
 from app.services.environment import initialize_developer_environment
 from tests import factories
 
@@ -17,7 +18,7 @@ def test_environment_registers_original_dataset_and_five_deployed_defaults(app, 
     assert original.row_count == 7043
     assert storage.dataset_file(original.path).exists()
     models = db.session.scalars(select(Model).filter_by(company_id=company.id)).all()
-    assert sorted(m.model_type.key for m in models) == sorted(registry.training.MODEL_KINDS)
+    assert sorted(m.model_type.key for m in models) == sorted(KIND_NAMES)
     assert all(m.is_default and m.version == 1 and m.file_sha256 for m in models)
     assert all(m.metric("AUC") > 0.5 for m in models)
     assert registry.deployed_model_ids(company.id) == {m.id for m in models}

@@ -253,7 +253,7 @@ def test_a_users_model_filter_offers_deployed_models_and_those_they_used_only(wo
             model_type_id=network.model_type_id,
             name=f"Retrain {number}",
             version=number,
-            status="ready",
+            status="done",
         )
         db.session.add(model)
         db.session.flush()

@@ -13,7 +13,9 @@ import model_initialization as init
 from app.extensions import db
 from app.schema import Dataset, Model, ModelDeployment, ModelMetric
 from app.services import registry, training
+from app.services.catalog import DISPLAY_METRICS, KIND_NAMES
 from app.services.environment import initialize_developer_environment
+from app.services.preprocessing import FEATURES
 from tests import factories
 from tests.conftest import TRAINING_SAMPLE_ROWS, build_app
 
@@ -41,28 +43,28 @@ def _counts() -> list[int]:
 # Metadata ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", list(training.MODEL_KINDS))
+@pytest.mark.parametrize("kind", list(KIND_NAMES))
 def test_metadata_has_the_original_format_plus_the_extra_keys(app, kind):
     metadata = init.load_model_metadata(kind)
-    assert metadata["model_type"] == training.MODEL_KINDS[kind]
+    assert metadata["model_type"] == KIND_NAMES[kind]
     assert list(metadata["metrics"]) == ["Accuracy", "AUC", "Precision", "Recall", "F1 Score"]
     assert all(isinstance(v, float) for v in metadata["metrics"].values())
     assert set(metadata) >= EXTRA_KEYS
     assert metadata["sklearn_version"] == sklearn.__version__
     assert list(metadata["feature_importances"]) == sorted(
-        training.FEATURES, key=lambda name: -metadata["feature_importances"][name]
+        FEATURES, key=lambda name: -metadata["feature_importances"][name]
     )
 
 
 @pytest.fixture(scope="module")
 def saved_split(original_dataset):
     """The held-out 20% of the sample the session's default models were trained on."""
-    features, target = registry._training_data(original_dataset, TRAINING_SAMPLE_ROWS)
+    features, target = registry.default_training_data(original_dataset, TRAINING_SAMPLE_ROWS)
     x_train, x_test, _, y_test = training.split(features, target)
     return len(x_train), x_test, y_test
 
 
-@pytest.mark.parametrize("kind", list(training.MODEL_KINDS))
+@pytest.mark.parametrize("kind", list(KIND_NAMES))
 def test_metadata_values_match_a_recomputation_from_the_saved_pipeline_on_the_saved_split(
     app, saved_split, kind
 ):
@@ -70,7 +72,7 @@ def test_metadata_values_match_a_recomputation_from_the_saved_pipeline_on_the_sa
     model_path, _ = registry.default_model_paths(kind)
     pipeline = training.load_pipeline(model_path, metadata["file_sha256"])
     training_rows, x_test, y_test = saved_split
-    assert metadata["model_type"] == training.MODEL_KINDS[kind]
+    assert metadata["model_type"] == KIND_NAMES[kind]
     assert metadata["training_rows"] == training_rows
     assert metadata["test_rows"] == len(x_test)
 
@@ -103,8 +105,8 @@ def test_initializing_twice_trains_nothing_and_creates_nothing_twice(app, develo
 def test_get_model_metrics_lists_the_company_models_with_all_displayed_metrics(app, developer):
     metrics = init.get_model_metrics(developer.company)
     assert len(metrics) == 5
-    assert all(set(values) == set(registry.DISPLAY_METRICS) for values in metrics.values())
-    assert set(init.get_model_metrics()) == set(training.MODEL_KINDS.values())
+    assert all(set(values) == set(DISPLAY_METRICS) for values in metrics.values())
+    assert set(init.get_model_metrics()) == set(KIND_NAMES.values())
 
 
 def test_a_second_company_environment_is_independent_of_the_first(app, developer):

@@ -12,6 +12,8 @@ import pytest
 from app.extensions import db
 from app.schema import Developer, User
 from app.services import accounts, environment
+from app.services.accounts import tokens
+from app.web.links import email_links
 from tests import factories
 
 INCORRECT = b"Email or password is incorrect."
@@ -177,12 +179,12 @@ def test_activation_hook_runs_once_whichever_step_comes_last(app, monkeypatch):
     approved_first = factories.make_developer(verified=False, approved=True)
     verified_first = factories.make_developer(verified=True, approved=False)
     with app.test_request_context():
-        approve_token = accounts._approve_url(verified_first).rsplit("/", 1)[1]
-        verify_token = accounts._verify_account_url(approved_first).rsplit("/", 1)[1]
+        approve_token = tokens.approval_token(verified_first)
+        verify_token = tokens.account_verification_token(approved_first)
         accounts.verify_email(verify_token)
         accounts.verify_email(verify_token)  # a second click changes nothing
-        accounts.approve_developer(approve_token)
-        accounts.approve_developer(approve_token)
+        accounts.approve_developer(approve_token, email_links)
+        accounts.approve_developer(approve_token, email_links)
     assert [d.id for d in calls] == [approved_first.id, verified_first.id]
 
 
@@ -193,7 +195,7 @@ def test_a_failing_activation_hook_is_logged_and_the_approval_stands(app, monkey
     monkeypatch.setattr(environment, "on_developer_activated", broken)
     developer = factories.make_developer(verified=True, approved=False)
     with app.test_request_context():
-        path = accounts._approve_url(developer).split("localhost", 1)[1]
+        path = f"/auth/approve/{tokens.approval_token(developer)}"
     with caplog.at_level(logging.ERROR):
         response = app.test_client().post(path)
     assert response.status_code == 200

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from app.services import registry
+from app.services.catalog import DISPLAY_METRICS
 from app.services.environment import initialize_developer_environment
 from tests import factories
 
@@ -26,16 +27,16 @@ def test_the_model_list_shows_five_models_with_their_metrics_and_the_best_highli
     for name in ("Decision Tree", "Gradient Boosting", "Logistic Regression", "Random Forest"):
         assert name in html
     assert "Neural Network" in html
-    for metric in registry.DISPLAY_METRICS:
+    for metric in DISPLAY_METRICS:
         assert f">{metric}</th>" in html
     assert len(re.findall(rf'href="/{role}/models/\d+"', html)) == 5
     # Every metric column has at least one best value.
-    assert html.count('class="num best"') >= len(registry.DISPLAY_METRICS)
+    assert html.count('class="num best"') >= len(DISPLAY_METRICS)
 
 
 def test_the_best_value_of_each_metric_is_the_highest_among_the_models(app, developer):
     rows = registry.model_table(developer)
-    for column in range(len(registry.DISPLAY_METRICS)):
+    for column in range(len(DISPLAY_METRICS)):
         values = [row.cells[column].value for row in rows]
         best = [row.cells[column].value for row in rows if row.cells[column].is_best]
         assert best and all(value == max(values) for value in best)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,13 +12,12 @@ import pytest
 from flask import g, request_started
 from openpyxl import load_workbook
 from sqlalchemy import func, select
-from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.schema import Dataset, Prediction, utcnow
 from app.services import jobs, preprocessing, registry, storage
 from app.services import prediction as predictions
-from app.services.preprocessing import InvalidUpload
+from app.services.preprocessing import InvalidUpload, encoding
 from tests import factories
 
 ROWS = 300
@@ -57,10 +55,6 @@ def xlsx_bytes(frame: pd.DataFrame) -> bytes:
     with pd.ExcelWriter(buffer, engine="xlsxwriter", engine_kwargs={"options": options}) as xl:
         frame.to_excel(xl, index=False)
     return buffer.getvalue()
-
-
-def upload(data: bytes, filename: str = "customers.csv") -> FileStorage:
-    return FileStorage(stream=io.BytesIO(data), filename=filename)
 
 
 def post_prediction(client, role, model_id, data, filename="customers.csv", name="March"):
@@ -175,7 +169,7 @@ def test_flexible_uploads_are_scored_row_for_row(app, developer, sample, variant
     if variant == "xlsx":
         filename = "customers.xlsx"
     prediction = predictions.create_prediction(
-        developer, "Flexible", model.id, upload(data, filename)
+        developer, "Flexible", model.id, factories.upload(data, filename)
     )
     assert prediction.status == "done", prediction.error
     file_format = "xlsx" if variant == "xlsx" else "csv"
@@ -202,12 +196,12 @@ def test_fast_scoring_gives_the_pipelines_own_probabilities(developer, sample):
     for model in registry.models_for(developer):
         pipeline = registry.load_model_pipeline(model)
         mapping = preprocessing.match_columns(list(frame.columns), preprocessing.FEATURES)
-        assert predictions._encoded_matrix(pipeline, frame, mapping) is not None
+        assert encoding.encoded_matrix(pipeline, frame, mapping) is not None
         expected = pipeline.predict_proba(prepared.features)[:, 1]
-        got = predictions.churn_probabilities(pipeline, frame, mapping)
+        got = encoding.churn_probabilities(pipeline, frame, mapping)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
         # Text held as Python objects (not Arrow) takes the pandas route to the same codes.
-        as_objects = predictions.churn_probabilities(pipeline, frame.astype(object), mapping)
+        as_objects = encoding.churn_probabilities(pipeline, frame.astype(object), mapping)
         np.testing.assert_allclose(as_objects, expected, rtol=0, atol=1e-12)
 
 
@@ -229,7 +223,7 @@ def test_refused_files_leave_no_file_and_no_row(app, user, developer, data, file
     model = registry.models_for(user)[0]
     datasets_before = count(Dataset)
     with pytest.raises(InvalidUpload, match=message):
-        predictions.create_prediction(user, "Refused", model.id, upload(data, filename))
+        predictions.create_prediction(user, "Refused", model.id, factories.upload(data, filename))
     assert stored_files(app) == []
     assert count(Dataset) == datasets_before
     assert count(Prediction) == 0
@@ -239,7 +233,7 @@ def test_a_missing_column_message_names_all_of_them(user, developer, sample):
     model = registry.models_for(user)[0]
     data = csv_bytes(sample.drop(columns=["PaymentMethod", "MonthlyCharges", "customerID"]))
     with pytest.raises(InvalidUpload) as error:
-        predictions.create_prediction(user, "Missing", model.id, upload(data))
+        predictions.create_prediction(user, "Missing", model.id, factories.upload(data))
     for column in ("PaymentMethod", "MonthlyCharges", "customerID"):
         assert column in str(error.value)
 
@@ -259,7 +253,7 @@ def test_formula_looking_cells_are_neutralised_in_downloads(developer, sample, f
     model = registry.models_for(developer)[0]
     data = xlsx_bytes(frame) if file_format == "xlsx" else csv_bytes(frame)
     prediction = predictions.create_prediction(
-        developer, "Formulas", model.id, upload(data, f"x.{file_format}")
+        developer, "Formulas", model.id, factories.upload(data, f"x.{file_format}")
     )
     path = predictions.result_file(prediction, file_format).path
     if file_format == "xlsx":
@@ -291,13 +285,11 @@ def test_a_large_file_is_scored_by_a_background_job_and_the_page_shows_progress(
     app.config["PREDICTION_CHUNK_ROWS"] = 64
     client = factories.log_in(app.test_client(), user)
     model = registry.models_for(user)[0]
-    gate = threading.Event()
-    jobs._executor(app).submit(gate.wait, 10)  # hold the worker until the page was seen
-    response = post_prediction(client, "user", model.id, csv_bytes(sample))
-    assert response.status_code == 302
-    page = client.get(response.headers["Location"])
-    assert 'http-equiv="refresh"' in page.text and "<progress" in page.text
-    gate.set()
+    with jobs.held(app):  # the worker waits until the page was seen
+        response = post_prediction(client, "user", model.id, csv_bytes(sample))
+        assert response.status_code == 302
+        page = client.get(response.headers["Location"])
+        assert 'http-equiv="refresh"' in page.text and "<progress" in page.text
     jobs.wait_for_idle(app)
     db.session.expire_all()
     prediction = db.session.scalars(select(Prediction)).one()
@@ -341,12 +333,12 @@ def test_a_model_altered_while_a_job_waits_marks_the_prediction_failed(
     model_file = storage.model_file(model.file_path)
     model_file.write_bytes(intact)
     app.config["PREDICTION_BACKGROUND_ROWS"] = 50
-    gate = threading.Event()
-    jobs._executor(app).submit(gate.wait, 10)  # keep the worker busy until the file is altered
-    prediction = predictions.create_prediction(user, "Late", model.id, upload(csv_bytes(sample)))
-    assert prediction.status == "queued"
-    model_file.write_bytes(intact + b"tampered")
-    gate.set()
+    with jobs.held(app):  # the worker waits until the file is altered
+        prediction = predictions.create_prediction(
+            user, "Late", model.id, factories.upload(csv_bytes(sample))
+        )
+        assert prediction.status == "queued"
+        model_file.write_bytes(intact + b"tampered")
     jobs.wait_for_idle(app)
     db.session.expire_all()
     prediction = db.session.get(Prediction, prediction.id)
@@ -362,7 +354,9 @@ def test_a_model_altered_while_a_job_waits_marks_the_prediction_failed(
 
 def test_nobody_sees_another_persons_or_another_companys_prediction(app, developer, user, sample):
     model = registry.models_for(user)[0]
-    mine = predictions.create_prediction(user, "Mine", model.id, upload(csv_bytes(sample)))
+    mine = predictions.create_prediction(
+        user, "Mine", model.id, factories.upload(csv_bytes(sample))
+    )
     colleague = factories.make_user(user.company)
     outsider_dev = factories.make_developer()
     outsider_user = factories.make_user(outsider_dev.company)
@@ -385,7 +379,7 @@ def test_nobody_sees_another_persons_or_another_companys_prediction(app, develop
 def test_the_download_name_is_safe_whatever_the_prediction_is_called(user, developer, sample):
     model = registry.models_for(user)[0]
     prediction = predictions.create_prediction(
-        user, '../../etc/"passwd" März', model.id, upload(csv_bytes(sample))
+        user, '../../etc/"passwd" März', model.id, factories.upload(csv_bytes(sample))
     )
     result = predictions.result_file(prediction)
     assert result.download_name == "etc-passwd-M-rz-predictions.csv"

@@ -8,6 +8,7 @@ import pytest
 
 from app.extensions import db
 from app.schema import Company, Developer, User
+from app.services.accounts import tokens
 from tests import factories
 from tests.mail_server import body_of, link_path
 
@@ -192,10 +193,7 @@ def test_a_short_or_mismatched_password_is_refused(client):
 def test_an_expired_verification_link_shows_a_page_to_ask_for_a_new_one(make_app):
     app = make_app(EMAIL_TOKEN_MAX_AGE=-1)
     user = factories.make_user(verified=False)
-    from app.services.accounts import _verify_account_url
-
-    with app.test_request_context():
-        url = _verify_account_url(user)
+    url = f"/auth/verify/{tokens.account_verification_token(user)}"
     response = app.test_client().get(url)
     assert response.status_code == 400
     assert b"This link has expired" in response.data
@@ -205,12 +203,10 @@ def test_an_expired_verification_link_shows_a_page_to_ask_for_a_new_one(make_app
 
 @pytest.mark.parametrize("path", ["/auth/verify/", "/auth/approve/"])
 def test_a_tampered_link_shows_a_clear_page_not_an_error(app, client, path):
-    from app.services.accounts import _approve_url, _verify_account_url
-
     developer = factories.make_developer(verified=False, approved=False)
     with app.test_request_context():
-        url = _verify_account_url(developer) if "verify" in path else _approve_url(developer)
-    token = url.rsplit("/", 1)[1]
+        make = tokens.account_verification_token if "verify" in path else tokens.approval_token
+        token = make(developer)
     tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     for bad in (tampered, "not-a-token", token.replace(".", "", 1)):
         response = client.get(path + bad)
@@ -223,11 +219,8 @@ def test_a_tampered_link_shows_a_clear_page_not_an_error(app, client, path):
 
 
 def test_a_verification_link_cannot_be_used_as_an_approval_link(app, client):
-    from app.services.accounts import _verify_account_url
-
     developer = factories.make_developer(verified=False, approved=False)
-    with app.test_request_context():
-        token = _verify_account_url(developer).rsplit("/", 1)[1]
+    token = tokens.account_verification_token(developer)
     assert client.post(f"/auth/approve/{token}").status_code == 400
     assert db.session.get(Developer, developer.id).approved_at is None
 

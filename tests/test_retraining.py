@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Dataset, Model
-from app.services import jobs, lineage, retraining, storage, training
+from app.services import datasets, jobs, lifecycle, lineage, retraining, storage, training
 from app.services.environment import initialize_developer_environment
+from app.services.preprocessing import FEATURES
 from tests import factories
 from tests.conftest import UNDER_CI, build_app
 
@@ -57,19 +58,8 @@ def upload_frame(source: Path, rows: int, repeated: int = 0, seed: int = 0) -> p
     return sample
 
 
-class Upload:
-    """What the form's file field gives: a name and a save()."""
-
-    def __init__(self, frame: pd.DataFrame | bytes, filename: str = "new.csv"):
-        self.filename = filename
-        self.data = frame if isinstance(frame, bytes) else frame.to_csv(index=False).encode()
-
-    def save(self, dst) -> None:
-        Path(dst).write_bytes(self.data)
-
-
 def retrain(developer, frame, name="run") -> Model:
-    run = retraining.start_retrain(developer, name, Upload(frame))
+    run = retraining.start_retrain(developer, name, factories.upload(frame))
     jobs.wait_for_idle(current_app._get_current_object())
     db.session.expire_all()
     return db.session.get(Model, run.id)
@@ -89,7 +79,7 @@ def test_three_successive_retrains_chain_their_data_sets_and_count_rows(rapp, de
     for version, seed in ((2, 1), (3, 2), (4, 3)):
         frame = upload_frame(small_original, 80, repeated=10, seed=seed)
         run = retrain(dev, frame, name=f"run {version}")
-        assert run.status == "ready", run.error
+        assert run.status == "done", run.error
         assert run.version == version
         combined = run.training_dataset
         assert combined.kind == "combined"
@@ -101,17 +91,17 @@ def test_three_successive_retrains_chain_their_data_sets_and_count_rows(rapp, de
         assert combined.row_count == previous.row_count + 80 - 10
         on_disk = pd.read_csv(storage.dataset_file(combined.path))
         assert len(on_disk) == combined.row_count
-        assert list(on_disk.columns) == ["customerID", *training.FEATURES, "Churn"]
+        assert list(on_disk.columns) == ["customerID", *FEATURES, "Churn"]
         assert on_disk["customerID"].is_unique
         previous = combined
-    chain = lineage.lineage_chain(previous)
+    chain = datasets.lineage_chain(previous)
     assert [d.kind for d in chain] == ["original", "combined", "combined", "combined"]
     assert chain[0].id == original.id
     assert len(files_under(storage.models_root() / "retrained_models")) == 6
 
 
 def test_an_upload_row_replaces_the_base_row_with_the_same_customer_id():
-    columns = ["customerID", *training.FEATURES, "Churn"]
+    columns = ["customerID", *FEATURES, "Churn"]
     base = pd.DataFrame([["A", *["x"] * 16, "No"], ["B", *["x"] * 16, "No"]], columns=columns)
     upload = pd.DataFrame(
         [["B", *["first"] * 16, "No"], ["C", *["y"] * 16, "No"], ["B", *["last"] * 16, "Yes"]],
@@ -127,7 +117,7 @@ def test_an_upload_row_replaces_the_base_row_with_the_same_customer_id():
 
 def test_the_saved_network_has_the_fixed_parameters_of_the_spec(rapp, dev, small_original):
     run = retrain(dev, upload_frame(small_original, 60, seed=5))
-    assert run.status == "ready", run.error
+    assert run.status == "done", run.error
     pipeline = training.load_pipeline(storage.model_file(run.file_path), run.file_sha256)
     params = pipeline.named_steps["model"].get_params()
     assert params["hidden_layer_sizes"] == (100, 50)
@@ -201,14 +191,14 @@ def test_recovery_marks_a_run_left_running_by_a_dead_process_failed(rapp, dev):
         name="killed",
         status="running",
         status_step="Training",
-        job_id="t:" + jobs._host() + ":999999999:abc",
+        job_id=jobs.thread_job_id("999999999"),
     )
     live = Model(
         company_id=dev.company_id,
         model_type=network,
         name="alive",
         status="running",
-        job_id="t:" + jobs._host() + f":{jobs._process_identity(os.getpid())}:abc",
+        job_id=jobs.thread_job_id(),
     )
     # A later process that happens to get the dead one's pid does not keep its job alive.
     reused_pid = Model(
@@ -216,11 +206,11 @@ def test_recovery_marks_a_run_left_running_by_a_dead_process_failed(rapp, dev):
         model_type=network,
         name="killed before a restart that reused its pid",
         status="running",
-        job_id="t:" + jobs._host() + f":{os.getpid()}.1:abc",
+        job_id=jobs.thread_job_id(f"{os.getpid()}.1"),
     )
     db.session.add_all([stale, live, reused_pid])
     db.session.commit()
-    assert jobs.recover_interrupted() == 2
+    assert lifecycle.recover_interrupted(jobs.liveness(rapp)) == 2
     assert stale.status == "failed" and "interrupted" in stale.error
     assert reused_pid.status == "failed"
     assert live.status == "running"
@@ -251,7 +241,7 @@ def test_the_retrain_form_queues_a_run_whose_page_refreshes_until_it_is_done(
     assert 'http-equiv="refresh"' not in page
     assert "/developer/compare" in page
     listing = dev_client.get("/developer/retrain").get_data(as_text=True)
-    assert "From the form" in listing and "badge-ready" in listing
+    assert "From the form" in listing and "badge-done" in listing
     datasets = dev_client.get("/developer/datasets").get_data(as_text=True)
     assert 'class="lineage"' in datasets and "Combined" in datasets
     compare = dev_client.get("/developer/compare").get_data(as_text=True)
@@ -284,15 +274,17 @@ def test_the_rq_back_end_runs_a_real_retrain(rapp, dev, small_original):
     rapp.config.update(JOB_BACKEND="rq", REDIS_URL=url, RQ_QUEUE=queue_name)
     queue = Queue(queue_name, connection=connection)
     try:
-        run = retraining.start_retrain(dev, "via rq", Upload(upload_frame(small_original, 60)))
+        run = retraining.start_retrain(
+            dev, "via rq", factories.upload(upload_frame(small_original, 60))
+        )
         assert run.status == "queued" and run.job_id
         assert queue.count == 1
         SimpleWorker([queue], connection=connection).work(burst=True)
         db.session.expire_all()
         run = db.session.get(Model, run.id)
-        assert run.status == "ready", run.error
+        assert run.status == "done", run.error
         assert run.version == 2
-        assert jobs.recover_interrupted() == 0
+        assert lifecycle.recover_interrupted(jobs.liveness(rapp)) == 0
     finally:
         queue.empty()
         queue.delete(delete_jobs=True)

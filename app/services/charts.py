@@ -10,7 +10,8 @@ A chart's file name is a hash of everything that decides the picture (the ids an
 the models, the prediction id and its summary figures, labels), so a retrained model, a replaced
 file or a re-created database gets a new picture and never a stale one of another object.
 
-The `*_for(account, ...)` functions check that the viewer may see the object before drawing it.
+Charts know only the schema's objects they draw and the storage that caches them: the caller
+decides who may see what before asking for a chart.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from app.schema import Developer, Model, Prediction, User
-from app.services import registry, retraining, storage
+from app.schema import Model, Prediction
+from app.services import storage
+from app.services.catalog import THRESHOLD
+from app.services.errors import NotFound
 
 CHART_DIR = "charts"
 DPI = 100
@@ -58,7 +61,7 @@ COUNT_MARGINS = {**MARGINS, "left": 0.17}
 ROC_MARGINS = {"left": 0.1, "right": 0.96, "bottom": 0.1, "top": 0.93}
 
 
-class ChartUnavailable(Exception):
+class ChartUnavailable(NotFound):
     """The chart has nothing to show yet (a prediction that has no result)."""
 
 
@@ -97,7 +100,7 @@ def _model_key(model: Model) -> list[object]:
 
 def feature_importance_png(model: Model) -> Path:
     """A horizontal bar chart of the model's five most important input columns."""
-    features = registry.top_features(model)
+    features = model.top_features()
 
     def draw(axes: Axes) -> None:
         if not features:
@@ -161,7 +164,7 @@ def churn_distribution_png(prediction: Prediction) -> Path:
         raise ChartUnavailable("This prediction has no result yet.")
     edges = summary["histogram"]["edges"]
     counts = summary["histogram"]["counts"]
-    threshold = summary.get("threshold", 0.5)
+    threshold = summary.get("threshold", THRESHOLD)
 
     def draw(axes: Axes) -> None:
         lefts = edges[:-1]
@@ -177,26 +180,6 @@ def churn_distribution_png(prediction: Prediction) -> Path:
 
     key = [prediction.id, prediction.result_path, edges, counts, threshold]
     return _cached_png("distribution", key, draw, margins=COUNT_MARGINS)
-
-
-# The charts a viewer may see -------------------------------------------------------------------
-
-
-def importance_chart_for(account: Developer | User, model_id: int) -> Path:
-    """The importance chart of a model `account` may use (else registry.ModelNotAvailable)."""
-    return feature_importance_png(registry.model_for(account, model_id))
-
-
-def roc_chart_for(account: Developer | User, model_id: int) -> Path:
-    """A model's ROC curve, bold, among the company's other models `account` may use."""
-    overview = registry.model_overview(account, model_id)
-    return roc_comparison_png([overview.model, *overview.compared_with], overview.model)
-
-
-def compare_roc_chart_for(developer: Developer) -> Path:
-    """ROC curves of every ready model of the developer's company (the compare page)."""
-    models = [row.model for row in retraining.compare_models(developer.company_id)]
-    return roc_comparison_png(models)
 
 
 def prediction_chart_png(prediction: Prediction, chart: str) -> Path:

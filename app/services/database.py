@@ -7,14 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import ModelType
-
-MODEL_TYPES = [
-    ("decision_tree", "Decision Tree", "A single tree of yes/no questions: easy to read.", False),
-    ("gradient_boosting", "Gradient Boosting", "Many small trees, each fixing the last.", False),
-    ("logistic_regression", "Logistic Regression", "A linear model of churn odds.", False),
-    ("random_forest", "Random Forest", "Many trees voting on random views of the data.", False),
-    ("neural_network", "Neural Network", "A multi-layer perceptron; retrainable.", True),
-]
+from app.services.catalog import MODEL_KINDS
 
 
 def upgrade_database() -> None:
@@ -25,11 +18,11 @@ def upgrade_database() -> None:
 
 def seed_model_types() -> None:
     existing = {mt.key: mt for mt in db.session.scalars(select(ModelType))}
-    for key, name, description, retrainable in MODEL_TYPES:
-        model_type = existing.get(key) or ModelType(key=key)
-        model_type.name = name
-        model_type.description = description
-        model_type.retrainable = retrainable
+    for kind in MODEL_KINDS:
+        model_type = existing.get(kind.key) or ModelType(key=kind.key)
+        model_type.name = kind.name
+        model_type.description = kind.description
+        model_type.retrainable = kind.retrainable
         db.session.add(model_type)
     db.session.commit()
 

@@ -18,20 +18,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
-from app.schema import Developer, Model, ModelDeployment, utcnow
+from app.schema import Developer, Model, ModelDeployment, WorkStatus, utcnow
+from app.services.errors import Conflict, NotFound
 
 
-class DeploymentError(Exception):
+class DeploymentError(Conflict):
     """The deployment change cannot be made; the message says why."""
 
 
-class ModelNotFound(Exception):
+class ModelNotFound(NotFound):
     """No ready model with that id belongs to the developer's company."""
 
 
 def _own_model(developer: Developer, model_id: int) -> Model:
     model = db.session.get(Model, model_id)
-    if model is None or model.company_id != developer.company_id or model.status != "ready":
+    if model is None or model.company_id != developer.company_id or model.status != WorkStatus.DONE:
         raise ModelNotFound("There is no such model.")
     return model
 

@@ -1,7 +1,11 @@
-"""Per-developer environment: set up when a developer's account becomes active.
+"""A company's environment: its original data set (the root of its lineage) and its five default
+models, registered and deployed, set up when its first account becomes active.
 
-It creates the folder tree, registers the original data set as the root of the company's lineage,
-and registers and deploys the five default models. Running it again creates nothing twice.
+Training never happens inside a web request: the default model files are trained by
+`model_initialization.py` (which `make run` runs first). When an account becomes active and the
+files are missing or outdated (a new storage root, a new scikit-learn), the setup is queued as
+the `prepare_company_models` job instead, and the pages say the models are being prepared.
+Running any of it again creates nothing twice.
 """
 
 from __future__ import annotations
@@ -16,14 +20,21 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Company, Dataset, Developer, Model, User, utcnow
-from app.services import registry, storage
+from app.services import datasets, jobs, registry, storage
+from app.services.catalog import MODEL_KINDS
+from app.services.errors import DomainError
 from app.services.original_data import EXPECTED_SHA256
 
 log = logging.getLogger(__name__)
 
+JOB_NAME = "prepare_company_models"
 
-class EnvironmentError_(Exception):
+
+class EnvironmentError_(DomainError):
     """The environment cannot be set up; the message says what the operator must do."""
+
+
+ORIGINAL_AREA = "dev/combinedDataset"
 
 
 def original_dataset_path() -> Path:
@@ -54,21 +65,24 @@ def initialize_original_dataset(company: Company, developer: Developer | None = 
         raise EnvironmentError_(
             f"The original data set {source} is missing. Run `make dataset` (or `make run`)."
         )
-    relative = storage.original_dataset_copy_path(company.public_id)
+    relative = storage.new_dataset_path(ORIGINAL_AREA, "csv")
     target = storage.dataset_file(relative)
     with storage.atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)
-    dataset = existing or Dataset(company_id=company.id, kind="original")
-    dataset.name = "Original data set (DatasetA.csv)"
-    dataset.path = relative
-    dataset.original_filename = "DatasetA.csv"
-    dataset.file_format = "csv"
-    dataset.row_count = _count_rows(target)
-    dataset.column_count = 21
-    dataset.size_bytes = target.stat().st_size
-    dataset.sha256 = EXPECTED_SHA256
-    dataset.uploaded_by_developer_id = developer.id if developer else None
-    db.session.add(dataset)
+    with storage.removed_on_failure(target):
+        dataset = datasets.record_dataset(
+            company.id,
+            "original",
+            "Original data set (DatasetA.csv)",
+            relative,
+            row_count=_count_rows(target),
+            column_count=21,
+            account=developer,
+            original_filename="DatasetA.csv",
+            sha256=EXPECTED_SHA256,
+            dataset=existing,
+        )
+        db.session.flush()
     return dataset
 
 
@@ -77,10 +91,8 @@ def _count_rows(path: Path) -> int:
         return sum(1 for line in handle if line.strip()) - 1
 
 
-def _ensure_default_model_files() -> None:
-    storage.ensure_layout()
-    if not all(registry.default_model_is_current(kind) for kind in registry.training.MODEL_KINDS):
-        ensure_default_models()
+def default_model_files_current() -> bool:
+    return all(registry.default_model_is_current(kind.key) for kind in MODEL_KINDS)
 
 
 def ensure_company_models(company: Company) -> None:
@@ -88,15 +100,17 @@ def ensure_company_models(company: Company) -> None:
 
     Users can predict with the defaults as soon as they are verified, developer or not.
     Refreshing matters after the default files were retrained: the recorded checksums follow.
+    The files must be current (see `default_model_files_current`).
     """
-    _ensure_default_model_files()
     registry.register_default_models(company)
     db.session.commit()
 
 
 def initialize_developer_environment(developer: Developer) -> None:
-    """Folders, original data set, default models and their deployment (idempotent, commits)."""
-    _ensure_default_model_files()
+    """Folders, original data set, default models and their deployment (idempotent, commits).
+
+    The default model files must be current; `on_developer_activated` makes sure of it."""
+    storage.ensure_layout()
     company = developer.company
     initialize_original_dataset(company, developer)
     registry.register_default_models(company)
@@ -105,14 +119,46 @@ def initialize_developer_environment(developer: Developer) -> None:
     log.info("Environment ready for developer %s of company %s", developer.id, company.public_id)
 
 
+def _set_up_now_or_later(company: Company) -> None:
+    """Set the company up now when the model files are current (milliseconds), else queue the
+    job that trains them first, so the request that activated the account stays quick."""
+    if default_model_files_current():
+        prepare_company_models(company.id)
+        return
+    log.info(
+        "Default models are not trained yet: preparing company %s in the background",
+        company.public_id,
+    )
+    jobs.enqueue(JOB_NAME, company.id)
+
+
+def prepare_company_models(company_id: int) -> None:
+    """The job (or its quick path): train outdated default files, then set the company up."""
+    company = db.session.get(Company, company_id)
+    if company is None:
+        return
+    if not default_model_files_current():
+        ensure_default_models()
+    developer = company.developer
+    if developer is not None and developer.is_active:
+        initialize_developer_environment(developer)
+    else:
+        ensure_company_models(company)
+
+
+def models_being_prepared(company: Company) -> bool:
+    """True while a company that has an active account waits for its default models."""
+    return not registry.check_existing_models(company)
+
+
 def on_developer_activated(developer: Developer) -> None:
     """Called once the developer is both verified and approved (idempotent)."""
-    initialize_developer_environment(developer)
+    _set_up_now_or_later(developer.company)
 
 
 def on_user_activated(user: User) -> None:
     """Called once a user has verified their email (idempotent)."""
-    ensure_company_models(user.company)
+    _set_up_now_or_later(user.company)
 
 
 def active_developers() -> list[Developer]:
@@ -134,7 +180,8 @@ def developer_by_id(developer_id: int) -> Developer:
 
 def repair_all_environments() -> list[Developer]:
     """Initialize (or repair) the environment of every active developer, and refresh the default
-    models of every company that has them, developer or not (idempotent)."""
+    models of every company that has them, developer or not (idempotent). The default model
+    files must be current (model_initialization.py trains them first)."""
     developers = active_developers()
     for developer in developers:
         initialize_developer_environment(developer)

@@ -4,21 +4,22 @@ Two back ends behind one `enqueue()`:
 - "thread" (the embedded default): one worker thread in the web process, jobs run in order;
 - "rq" (when REDIS_URL is set): RQ on Redis; `make worker` starts a worker process.
 
-A job is a registered function called with plain arguments (ids) inside an app context. Its
-status lives on the database row it works on (a model being trained, a prediction being scored),
-never only in the queue, so a page can show it and a restart can repair it.
+A job is a function registered under a name (by `app.tasks`, the one entry module that the
+factory and the worker import) and called with plain arguments (ids) inside an app context. The
+runner knows no services: its status lives on the database row the job works on (see
+`services.lifecycle`), never only in the queue, so a page can show it and a restart can repair it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +33,13 @@ _executors: dict[int, ThreadPoolExecutor] = {}
 _executors_lock = threading.Lock()
 
 
-def job(name: str) -> Callable[[JobFunction], JobFunction]:
-    """Register `func` as the job called `name`."""
-
-    def decorator(func: JobFunction) -> JobFunction:
-        _registry[name] = func
-        return func
-
-    return decorator
+def register(name: str, func: JobFunction) -> None:
+    """Make `func` the job called `name` (done once, by `app.tasks`)."""
+    _registry[name] = func
 
 
-def _load_job_modules() -> None:
-    # Job functions live in their services; importing them registers them.
-    from app.services import prediction, retraining  # noqa: F401
+def registered() -> set[str]:
+    return set(_registry)
 
 
 _worker_app: Flask | None = None
@@ -58,39 +53,26 @@ def use_worker_app(app: Flask) -> None:
 
 
 def run_job(name: str, *args: Any) -> None:
-    """Run job `name` in the current app context, or in the worker's app (an RQ worker)."""
-    if not has_app_context():
-        app = _worker_app
-        if app is None:
-            from app import create_app  # a bare `rq worker` builds its app from the environment
-
-            app = create_app(os.environ.get("APP_ENV", "development"))
-            use_worker_app(app)
-        with app.app_context():
-            if _worker_app_pid != os.getpid():
-                # A forked work horse must not share the parent's database connections.
-                from app.extensions import db
-
-                db.engine.dispose(close=False)
-            run_job(name, *args)
-        return
-    _load_job_modules()
-    try:
+    """Run job `name`: in the current app context, or in the worker's app (an RQ work horse)."""
+    if has_app_context():
         _registry[name](*args)
-    finally:
-        from app.extensions import db
-
-        db.session.remove()
+        return
+    app = _worker_app
+    if app is None:
+        raise RuntimeError("Start workers with `python -m app.worker` (make worker).")
+    with app.app_context():
+        if _worker_app_pid != os.getpid():
+            # A forked work horse must not share the parent's database connections.
+            app.extensions["sqlalchemy"].engine.dispose(close=False)
+        _registry[name](*args)
 
 
 def enqueue(name: str, *args: Any) -> str:
     """Queue job `name`; returns a job id to store on the row the job works on."""
     app = current_app._get_current_object()
     backend = app.config["JOB_BACKEND"]
-    job_id = uuid.uuid4().hex
-    if backend == "thread":
-        # The owner process is part of the id, so recovery can tell a live job from an orphan.
-        job_id = f"{THREAD_PREFIX}{_host()}:{_process_identity(os.getpid())}:{job_id[:16]}"
+    # A thread job's owner process is part of its id, so recovery can tell it from an orphan.
+    job_id = thread_job_id() if backend == "thread" else uuid.uuid4().hex
     if backend == "rq":
         from rq import Queue
 
@@ -121,6 +103,18 @@ def _executor(app: Flask) -> ThreadPoolExecutor:
         return executor
 
 
+@contextlib.contextmanager
+def held(app: Flask, timeout: float = 30) -> Iterator[None]:
+    """Keep the thread back end's worker busy until the block ends: jobs queued inside it wait
+    (tests use it to look at queued work deterministically)."""
+    gate = threading.Event()
+    _executor(app).submit(gate.wait, timeout)
+    try:
+        yield
+    finally:
+        gate.set()
+
+
 def wait_for_idle(app: Flask, timeout: float = 120) -> None:
     """Block until every job queued so far on the thread back end has finished (tests, scripts)."""
     executor = _executors.get(id(app))
@@ -135,12 +129,9 @@ def redis_connection(app: Flask):
     return Redis.from_url(app.config["REDIS_URL"])
 
 
-# Recovery ------------------------------------------------------------------------------------
+# Is a job alive? (for recovery) --------------------------------------------------------------
 
 THREAD_PREFIX = "t:"
-INTERRUPTED = "interrupted: the worker stopped before the job finished. Please start it again."
-# A row may be committed a moment before its job id is stored: leave such young rows alone.
-UNQUEUED_GRACE = timedelta(minutes=5)
 
 
 def _host() -> str:
@@ -161,6 +152,12 @@ def _process_identity(pid: int) -> str:
     """The pid plus its start time: a pid reused by a later process is a different identity."""
     start = _process_start(pid)
     return f"{pid}.{start}" if start else str(pid)
+
+
+def thread_job_id(owner: str | None = None) -> str:
+    """A thread back end's job id, owned by process `owner` ("pid.start"; this one by default)."""
+    owner = owner or _process_identity(os.getpid())
+    return f"{THREAD_PREFIX}{_host()}:{owner}:{uuid.uuid4().hex[:16]}"
 
 
 def _thread_job_alive(job_id: str) -> bool:
@@ -214,57 +211,18 @@ def _live_rq_jobs(app: Flask, connection) -> set[str]:
     }
 
 
-def recover_interrupted() -> int:
-    """Mark models/predictions rows left queued or running by a dead job as failed.
-
-    Call it when a web process or a worker starts. Returns how many rows it repaired; a
-    database not created yet is tolerated (nothing to repair).
-    """
-    from sqlalchemy import select
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from app.extensions import db
-    from app.schema import Model, Prediction, utcnow
-
-    app = current_app._get_current_object()
-    try:
-        rows = [
-            row
-            for table in (Model, Prediction)
-            for row in db.session.scalars(
-                select(table).where(table.status.in_(("queued", "running")))
-            )
-        ]
-    except (OperationalError, ProgrammingError) as error:
-        db.session.rollback()
-        log.warning("Job recovery skipped: the database is not ready (%s)", error.orig)
-        return 0
-    if not rows:
-        return 0
+def liveness(app: Flask) -> Callable[[str], bool]:
+    """A function telling whether the job with a stored id is still alive (queued or running)."""
     connection = live_jobs = None
     if app.config["JOB_BACKEND"] == "rq":
         connection = redis_connection(app)
         live_jobs = _live_rq_jobs(app, connection)
-    repaired = 0
-    now = utcnow()
-    for row in rows:
-        if row.job_id is None:
-            alive = now - row.updated_at < UNQUEUED_GRACE
-        elif row.job_id.startswith(THREAD_PREFIX):
-            alive = _thread_job_alive(row.job_id)
-        elif connection is not None:
-            alive = _rq_job_alive(row.job_id, connection, live_jobs)
-        else:
-            alive = False  # an RQ job, but this process has no queue to ask: it was lost
-        if not alive:
-            row.status = "failed"
-            row.error = INTERRUPTED
-            row.finished_at = now
-            if isinstance(row, Model):
-                row.status_step = "Failed"
-                row.version = None
-            repaired += 1
-    db.session.commit()
-    if repaired:
-        log.warning("Marked %s interrupted job(s) as failed", repaired)
-    return repaired
+
+    def alive(job_id: str) -> bool:
+        if job_id.startswith(THREAD_PREFIX):
+            return _thread_job_alive(job_id)
+        if connection is None:
+            return False  # an RQ job, but this process has no queue to ask: it was lost
+        return _rq_job_alive(job_id, connection, live_jobs or set())
+
+    return alive

@@ -20,8 +20,9 @@ import pandas as pd
 from sqlalchemy import select
 
 from app.extensions import db
-from app.schema import Company, Dataset, Model
-from app.services import storage
+from app.schema import Company, Dataset, Model, WorkStatus
+from app.services import datasets, storage
+from app.services.errors import DomainError
 from app.services.preprocessing import (
     ID_COLUMN,
     RETRAINING_COLUMNS,
@@ -34,7 +35,7 @@ from app.services.preprocessing import (
 COMBINED_AREA = "dev/combinedDataset"
 
 
-class LineageError(Exception):
+class LineageError(DomainError):
     """The company's lineage cannot be continued; the message says why."""
 
 
@@ -61,7 +62,7 @@ def latest_dataset(company: Company) -> Dataset:
         .where(
             Dataset.company_id == company.id,
             Dataset.kind == "combined",
-            Model.status == "ready",
+            Model.status == WorkStatus.DONE,
         )
         .order_by(Dataset.id.desc())
         .limit(1)
@@ -128,25 +129,21 @@ def combine(base: Dataset, upload: Dataset, name: str | None = None) -> Dataset:
     target = storage.dataset_file(relative)
     with storage.atomic_path(target) as tmp:
         frame.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
-    dataset = Dataset(
-        company_id=base.company_id,
-        kind="combined",
-        name=name or f"Combined data set ({counts.row_count:,} rows)",
-        path=relative,
-        file_format="csv",
-        row_count=counts.row_count,
-        column_count=len(frame.columns),
-        size_bytes=target.stat().st_size,
-        sha256=storage.sha256_of(target),
-        uploaded_by_developer_id=upload.uploaded_by_developer_id,
-        base_dataset_id=base.id,
-        upload_dataset_id=upload.id,
-        base_rows_used=counts.base_rows_used,
-        upload_rows_used=counts.upload_rows_used,
-        replaced_rows=counts.replaced_rows,
-    )
-    db.session.add(dataset)
     with storage.removed_on_failure(target):
+        dataset = datasets.record_dataset(
+            base.company_id,
+            "combined",
+            name or f"Combined data set ({counts.row_count:,} rows)",
+            relative,
+            row_count=counts.row_count,
+            column_count=len(frame.columns),
+            base_dataset_id=base.id,
+            upload_dataset_id=upload.id,
+            base_rows_used=counts.base_rows_used,
+            upload_rows_used=counts.upload_rows_used,
+            replaced_rows=counts.replaced_rows,
+        )
+        dataset.uploaded_by_developer_id = upload.uploaded_by_developer_id
         db.session.flush()
     return dataset
 
@@ -159,63 +156,3 @@ def discard(dataset: Dataset | None) -> None:
     if dataset.id is not None and db.session.get(Dataset, dataset.id) is not None:
         db.session.delete(db.session.get(Dataset, dataset.id))
         db.session.commit()
-
-
-def lineage_chain(dataset: Dataset) -> list[Dataset]:
-    """The data sets from the original to `dataset`, oldest first."""
-    chain = [dataset]
-    seen = {dataset.id}
-    current = dataset
-    while current.base_dataset_id is not None:
-        current = db.session.get(Dataset, current.base_dataset_id)
-        if current is None or current.id in seen:  # a broken or looping chain ends here
-            break
-        seen.add(current.id)
-        chain.append(current)
-    return list(reversed(chain))
-
-
-# The data sets page ------------------------------------------------------------------------------
-
-KIND_LABELS = {
-    "original": "Original",
-    "retrain_upload": "Retrain upload",
-    "combined": "Combined",
-    "predict_upload": "Prediction input",
-}
-
-
-@dataclass
-class DatasetRow:
-    dataset: Dataset
-    kind_label: str
-    chain: list[Dataset]  # original → … → this one, for combined data sets; else empty
-    used_by: list[str]  # labels of the registered versions trained on it
-
-
-def datasets_page(company_id: int, page: int, per_page: int | None = None):
-    """One page of the company's data sets, newest first, each combined one with its lineage."""
-    from flask import current_app
-
-    pagination = db.paginate(
-        select(Dataset).filter_by(company_id=company_id).order_by(Dataset.id.desc()),
-        page=page,
-        per_page=per_page or current_app.config["HISTORY_PAGE_SIZE"],
-        error_out=False,
-    )
-    ids = [dataset.id for dataset in pagination.items]
-    used: dict[int, list[str]] = {}
-    for model in db.session.scalars(
-        select(Model).where(Model.training_dataset_id.in_(ids), Model.status == "ready")
-    ):
-        used.setdefault(model.training_dataset_id, []).append(model.label)
-    rows = [
-        DatasetRow(
-            dataset=dataset,
-            kind_label=KIND_LABELS.get(dataset.kind, dataset.kind),
-            chain=lineage_chain(dataset) if dataset.kind == "combined" else [],
-            used_by=used.get(dataset.id, []),
-        )
-        for dataset in pagination.items
-    ]
-    return pagination, rows

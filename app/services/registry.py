@@ -19,20 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.schema import Company, Developer, Model, ModelDeployment, ModelMetric, User
+from app.schema import Company, Developer, Model, ModelDeployment, ModelMetric, User, WorkStatus
 from app.services import storage, training
+from app.services.catalog import CONFUSION_METRICS, DISPLAY_METRICS, MODEL_KINDS
 from app.services.database import model_type_by_key
+from app.services.errors import NotFound
 from app.services.preprocessing import load_upload
 
 log = logging.getLogger(__name__)
 
-# Metric rows stored per model: the original five, then the churn-class figures and the matrix.
-EXTRA_METRICS = ("Churn Precision", "Churn Recall")
-CONFUSION_METRICS = ("True Negatives", "False Positives", "False Negatives", "True Positives")
-DISPLAY_METRICS = (*training.METRIC_KEYS, *EXTRA_METRICS)
 
-
-class ModelNotAvailable(Exception):
+class ModelNotAvailable(NotFound):
     """The model does not exist or the viewer may not use it."""
 
 
@@ -95,8 +92,9 @@ def ensure_default_model_files(
     report = progress or (lambda message: log.info("%s", message))
     data = None
     statuses = []
-    total = len(training.MODEL_KINDS)
-    for number, (kind, name) in enumerate(training.MODEL_KINDS.items(), start=1):
+    total = len(MODEL_KINDS)
+    for number, model_kind in enumerate(MODEL_KINDS, start=1):
+        kind, name = model_kind.key, model_kind.name
         model_path, metadata_path = default_model_paths(kind)
         state = default_model_state(kind)
         if state == "current":
@@ -105,7 +103,7 @@ def ensure_default_model_files(
             continue
         if data is None:
             report(f"Reading {dataset_path.name}…")
-            data = _training_data(dataset_path, sample_rows)
+            data = default_training_data(dataset_path, sample_rows)
         report(f"[{number}/{total}] Training {name} ({state}) on {len(data[0]):,} rows…")
         started = time.perf_counter()
         result = training.train(training.build_pipeline(kind), name, *data)
@@ -118,7 +116,9 @@ def ensure_default_model_files(
     return statuses
 
 
-def _training_data(dataset_path: Path, sample_rows: int | None) -> tuple[pd.DataFrame, pd.Series]:
+def default_training_data(
+    dataset_path: Path, sample_rows: int | None
+) -> tuple[pd.DataFrame, pd.Series]:
     prepared = load_upload(dataset_path, "csv", require_target=True)
     features, target = prepared.features, prepared.target
     if sample_rows and sample_rows < len(features):
@@ -175,7 +175,7 @@ def register_model_in_db(
     model.sklearn_version = metadata.get("sklearn_version")
     model.training_rows = metadata.get("training_rows")
     model.details = details_from_metadata(metadata)
-    model.status = "ready"
+    model.status = WorkStatus.DONE
     for key, value in fields.items():
         setattr(model, key, value)
     save_metrics(model, metadata)
@@ -185,7 +185,7 @@ def register_model_in_db(
 def register_default_models(company: Company) -> list[Model]:
     """Register (or refresh) the five default models for `company` and deploy them (no commit)."""
     models = []
-    for kind in training.MODEL_KINDS:
+    for kind in (model_kind.key for model_kind in MODEL_KINDS):
         _, metadata_path = default_model_paths(kind)
         metadata = training.load_metadata(metadata_path)
         model = register_model_in_db(
@@ -210,7 +210,7 @@ def check_existing_models(company: Company) -> bool:
     count = db.session.scalar(
         select(db.func.count(Model.id)).filter_by(company_id=company.id, is_default=True)
     )
-    return count == len(training.MODEL_KINDS)
+    return count == len(MODEL_KINDS)
 
 
 # Who may use what ----------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def deployed_model_ids(company_id: int) -> set[int]:
 def models_for(account: Developer | User) -> list[Model]:
     """The models `account` may predict with: defaults and active deployments; a developer also
     sees the company's undeployed ready versions."""
-    statement = select(Model).filter_by(company_id=account.company_id, status="ready")
+    statement = select(Model).filter_by(company_id=account.company_id, status=WorkStatus.DONE)
     if account.role != "developer":
         statement = statement.where(Model.id.in_(deployed_model_ids(account.company_id)))
     return list(db.session.scalars(_with_metrics(statement)))
@@ -301,7 +301,7 @@ def model_table(account: Developer | User) -> list[MetricRow]:
 
 def get_model_metrics(company: Company) -> dict[str, dict[str, float]]:
     """The displayed metrics of every ready model of `company`, by model label."""
-    statement = select(Model).filter_by(company_id=company.id, status="ready")
+    statement = select(Model).filter_by(company_id=company.id, status=WorkStatus.DONE)
     return {
         model.label: {
             name: value for name in DISPLAY_METRICS if (value := model.metric(name)) is not None
@@ -319,15 +319,6 @@ class ModelOverview:
     compared_with: list[Model]  # the company's other ready models (the developer's ROC chart)
 
 
-TOP_FEATURES = 5
-
-
-def top_features(model: Model, count: int = TOP_FEATURES) -> list[tuple[str, float]]:
-    importances = (model.details or {}).get("feature_importances") or {}
-    ranked = sorted(importances.items(), key=lambda pair: pair[1], reverse=True)
-    return ranked[:count]
-
-
 def model_overview(account: Developer | User, model_id: int) -> ModelOverview:
     """Everything a model page shows, for a model `account` may use (else ModelNotAvailable)."""
     models = models_for(account)
@@ -339,6 +330,6 @@ def model_overview(account: Developer | User, model_id: int) -> ModelOverview:
         model=model,
         rows=[row for row in metric_rows(models) if row.model.id == model.id],
         confusion_matrix=(model.details or {}).get("confusion_matrix"),
-        top_features=top_features(model),
+        top_features=model.top_features(),
         compared_with=others,
     )

@@ -1,65 +1,48 @@
 """Neural-network retraining: validate the upload, then combine, train, save and register in a job.
 
-A run is a `Model` row from the moment it is queued (status queued → running → ready | failed,
-with its current step and percent), so its page can show it and a restart can repair it. It gets
-its version number (v2, v3, …; the default network is v1) and its file only when it succeeds.
-Nothing of a failed run is left registered or half-written: its model files and its combined data
-set are removed, and the row keeps the reason as the run's record, without a version.
+A run is a `Model` row from the moment it is queued (the lifecycle of queued work: queued →
+running → done | failed, with its current step and percent), so its page can show it and a
+restart can repair it. It gets its version number (v2, v3, …; the default network is v1) and its
+file only when it succeeds. Nothing of a failed run is left registered or half-written: its model
+files and its combined data set are removed, and the row keeps the reason as the run's record,
+without a version.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.schema import Company, Dataset, Developer, Model, utcnow
-from app.services import jobs, lineage, registry, storage, training
+from app.schema import Company, Dataset, Developer, Model, WorkStatus, utcnow
+from app.services import datasets, jobs, lifecycle, lineage, registry, storage, training
+from app.services.catalog import NETWORK_KIND
 from app.services.database import model_type_by_key
-from app.services.preprocessing import (
-    InvalidUpload,
-    PreparedData,
-    UploadLimits,
-    file_format_for,
-    load_upload,
-)
+from app.services.errors import DomainError, NotFound
+from app.services.preprocessing import InvalidUpload, PreparedData, load_upload
+from app.services.uploads import Upload, stored_upload, upload_limits
 
 log = logging.getLogger(__name__)
 
-NETWORK_KIND = "neural_network"
 UPLOAD_AREA = "dev/uploadToRetrain"
 JOB_NAME = "retrain_model"
 
 
-class RetrainError(Exception):
+class RetrainError(DomainError):
     """A retrain cannot go on; the message is shown on the run's page."""
 
 
-class RunNotFound(Exception):
+class RunNotFound(NotFound):
     """No retrain run with that id belongs to the company."""
-
-
-class UploadedFile(Protocol):
-    """What a form's file field gives (werkzeug's FileStorage)."""
-
-    filename: str | None
-
-    def save(self, dst: Any) -> None: ...
-
-
-def upload_limits() -> UploadLimits:
-    return UploadLimits.from_config(current_app.config)
 
 
 def check_classes(prepared: PreparedData) -> None:
     """Refuse an upload without enough churned and staying customers to learn from."""
     minimum = current_app.config["RETRAIN_MIN_ROWS_PER_CLASS"]
+    assert prepared.target is not None
     churned = int(prepared.target.sum())
     stayed = int(len(prepared.target) - churned)
     if churned < minimum or stayed < minimum:
@@ -72,33 +55,26 @@ def check_classes(prepared: PreparedData) -> None:
 # Starting a run (web request) ------------------------------------------------------------------
 
 
-def start_retrain(developer: Developer, name: str, upload: UploadedFile) -> Model:
+def start_retrain(developer: Developer, name: str, upload: Upload) -> Model:
     """Validate and store the upload, create the run's row and queue the job.
 
-    Raises InvalidUpload before anything is stored when the file cannot be used."""
-    file_format = file_format_for(upload.filename)
-    relative = storage.new_dataset_path(UPLOAD_AREA, file_format)
-    target = storage.dataset_file(relative)
-    # The file is validated at a temporary name and renamed into place only if it is usable.
-    with storage.atomic_path(target) as tmp:
-        upload.save(str(tmp))
-        prepared = load_upload(tmp, file_format, require_target=True, limits=upload_limits())
+    Raises InvalidUpload before anything is kept when the file cannot be used."""
+    with stored_upload(upload, UPLOAD_AREA) as stored:
+        prepared = load_upload(
+            stored.path, stored.file_format, require_target=True, limits=upload_limits()
+        )
         check_classes(prepared)
-    with storage.removed_on_failure(target, cleanup=db.session.rollback):
-        dataset = Dataset(
-            company_id=developer.company_id,
-            kind="retrain_upload",
-            name=f"Retrain upload: {name}",
-            path=relative,
-            original_filename=(upload.filename or "")[:255],
-            file_format=file_format,
+        dataset = datasets.record_dataset(
+            developer.company_id,
+            "retrain_upload",
+            f"Retrain upload: {name}",
+            stored.relative,
             row_count=prepared.row_count,
             column_count=len(prepared.original.columns),
-            size_bytes=target.stat().st_size,
-            sha256=storage.sha256_of(target),
-            uploaded_by_developer_id=developer.id,
+            account=developer,
+            original_filename=stored.original_filename,
+            sha256=stored.sha256,
         )
-        db.session.add(dataset)
         db.session.flush()
         run = Model(
             company_id=developer.company_id,
@@ -106,7 +82,7 @@ def start_retrain(developer: Developer, name: str, upload: UploadedFile) -> Mode
             name=name,
             version=None,
             is_default=False,
-            status="queued",
+            status=WorkStatus.QUEUED,
             status_step="Waiting for a worker",
             progress=0,
             trained_by_developer_id=developer.id,
@@ -118,8 +94,7 @@ def start_retrain(developer: Developer, name: str, upload: UploadedFile) -> Mode
         run.job_id = jobs.enqueue(JOB_NAME, run.id)
     except Exception as error:  # noqa: BLE001 - e.g. Redis unreachable: the run says so
         log.exception("Could not queue retrain run %s", run.id)
-        _mark_failed(run, f"The job could not be queued: {error}")
-        return run
+        return lifecycle.mark_failed(run, f"The job could not be queued: {error}") or run
     db.session.commit()
     return run
 
@@ -168,27 +143,15 @@ def _set_step(run: Model, step: str, percent: int) -> None:
     db.session.commit()
 
 
-def _mark_failed(run: Model, reason: str) -> None:
-    run.status = "failed"
-    run.error = reason
-    run.status_step = "Failed"
-    run.version = None
-    run.file_path = None
-    run.file_sha256 = None
-    run.finished_at = utcnow()
-    db.session.commit()
-
-
-@jobs.job(JOB_NAME)
 def retrain_model(run_id: int) -> None:
     """Combine, train, evaluate, save and register one run (the job's body)."""
     run = db.session.get(Model, run_id)
-    if run is None or run.status != "queued":
+    if run is None or run.status != WorkStatus.QUEUED:
         log.warning("Retrain run %s is not waiting (status %s)", run_id, run and run.status)
         return
-    run.status = "running"
     run.started_at = utcnow()
-    _set_step(run, "Combining data sets", 5)
+    run.status_step = "Combining data sets"
+    lifecycle.start(run, progress=5)
     combined: Dataset | None = None
     written: list[Path] = []
     try:
@@ -196,21 +159,17 @@ def retrain_model(run_id: int) -> None:
         registered = _train_and_register(run, combined, written)
         log.info("Retrain run %s registered as v%s", run_id, registered.version)
     except Exception as error:  # every failure leaves nothing registered, then says why
-        db.session.rollback()
-        known = (RetrainError, InvalidUpload, lineage.LineageError, storage.StorageError)
-        if not isinstance(error, known):
+        if not isinstance(error, DomainError):
             log.exception("Retrain run %s failed", run_id)
-        storage.remove_quietly(*written)
+        reason = str(error) if isinstance(error, DomainError) else f"Training failed: {error}"
+        lifecycle.mark_failed(run, reason or "Training failed.", written)
         lineage.discard(combined)
-        run = db.session.get(Model, run_id)
-        reason = str(error) if isinstance(error, known) else f"Training failed: {error}"
-        _mark_failed(run, reason or "Training failed.")
 
 
 def _combine(run: Model) -> Dataset:
     company = db.session.get(Company, run.company_id)
     upload = upload_of(run)
-    if upload is None:
+    if company is None or upload is None:
         raise RetrainError("The uploaded file of this run is missing.")
     base = lineage.latest_dataset(company)
     combined = lineage.combine(base, upload, name=f"Combined for “{run.name}”")
@@ -255,65 +214,7 @@ def _train_and_register(run: Model, combined: Dataset, written: list[Path]) -> M
     run.training_dataset_id = combined.id
     run.details = {**(run.details or {}), **registry.details_from_metadata(result.metadata)}
     registry.save_metrics(run, result.metadata)
-    run.status = "ready"
     run.status_step = "Done"
-    run.progress = 100
-    run.error = None
-    run.finished_at = utcnow()
+    lifecycle.finish(run)
     db.session.commit()
     return run
-
-
-# Comparing versions ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MetricChange:
-    text: str  # e.g. "▲ 0.012"
-    direction: str  # "up", "down" or "same"
-
-
-@dataclass
-class ComparedModel:
-    model: Model
-    deployed: bool
-    changes: dict[str, MetricChange]  # against the previous version of the network
-    compared_to: str | None
-
-
-def _change(value: float | None, previous: float | None) -> MetricChange | None:
-    if value is None or previous is None:
-        return None
-    delta = value - previous
-    if abs(delta) < 0.0005:
-        return MetricChange("= 0.000", "same")
-    arrow, direction = ("▲", "up") if delta > 0 else ("▼", "down")
-    return MetricChange(f"{arrow} {abs(delta):.3f}", direction)
-
-
-def compare_models(company_id: int) -> list[ComparedModel]:
-    """The five defaults, then every ready version of the network (v2, v3, …), each version with
-    the change of each metric against the version before it (v1 is the default network)."""
-    statement = (
-        select(Model)
-        .filter_by(company_id=company_id, status="ready")
-        .options(selectinload(Model.metrics), selectinload(Model.model_type))
-        .order_by(Model.is_default.desc(), Model.model_type_id, Model.version)
-    )
-    models = list(db.session.scalars(statement))
-    deployed = registry.deployed_model_ids(company_id)
-    network = model_type_by_key(NETWORK_KIND)
-    previous = next((m for m in models if m.is_default and m.model_type_id == network.id), None)
-    compared = []
-    for model in models:
-        changes: dict[str, MetricChange] = {}
-        compared_to = None
-        if not model.is_default and model.model_type_id == network.id and previous is not None:
-            for name in registry.DISPLAY_METRICS:
-                change = _change(model.metric(name), previous.metric(name))
-                if change is not None:
-                    changes[name] = change
-            compared_to = f"v{previous.version}"
-            previous = model
-        compared.append(ComparedModel(model, model.id in deployed, changes, compared_to))
-    return compared

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from flask import current_app
 
+from app.services.errors import DomainError
+
 # The data set folders, exactly as the product's original layout lists them.
 DATASET_AREAS = {
     "dev/combinedDataset",
@@ -29,7 +31,7 @@ DATASET_AREAS = {
 MODEL_AREAS = {"default_models", "retrained_models"}
 
 
-class StorageError(Exception):
+class StorageError(DomainError):
     """A stored file is missing, or a path escapes its root."""
 
 
@@ -82,11 +84,6 @@ def new_dataset_path(area: str, extension: str) -> str:
         raise StorageError(f"Unsupported extension {extension!r}.")
     (datasets_root() / area).mkdir(parents=True, exist_ok=True)
     return f"{area}/{uuid.uuid4().hex}.{extension}"
-
-
-def original_dataset_copy_path(company_public_id: str) -> str:
-    """Where a company's copy of DatasetA.csv lives: the root of its combined-data lineage."""
-    return f"dev/combinedDataset/original_{company_public_id}.csv"
 
 
 def default_model_path(key: str, metadata: bool = False) -> str:

@@ -50,8 +50,8 @@ def test_a_developer_retrains_compares_and_deploys_and_a_user_can_then_use_it(
     page.wait_for_url("**/developer/retrain/*")
     assert "is queued" in page.inner_text(".flash-success")
     # The run page refreshes itself (meta refresh) until the run is over.
-    page.wait_for_selector("h1 .badge-ready, h1 .badge-failed", timeout=60_000)
-    assert page.inner_text("h1 .badge") == "ready", page.inner_text("main")
+    page.wait_for_selector("h1 .badge-done, h1 .badge-failed", timeout=60_000)
+    assert page.inner_text("h1 .badge") == "done", page.inner_text("main")
     assert NEW_VERSION in page.inner_text("main")
     assert page.locator(".lineage .node").count() == 2
     screenshot("retrain_run_ready")

@@ -8,11 +8,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
+from app.web.access import public
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
+@public
 def index():
     if current_user.is_authenticated:
         return redirect(url_for(f"{current_user.role}.home"))
@@ -20,6 +22,7 @@ def index():
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     try:
         db.session.execute(text("SELECT 1"))

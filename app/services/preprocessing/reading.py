@@ -1,10 +1,6 @@
-"""The one preprocessing contract used by training, retraining and prediction.
-
-It reads a CSV (delimiter sniffed, UTF-8 with or without BOM) or an `.xlsx` workbook, matches
-columns case-insensitively ignoring surrounding spaces, reports every missing required column at
-once by its canonical name, and coerces the values the models need. Everything the upload holds is
-kept, untouched, for the result file. Any problem raises `InvalidUpload`, whose message is meant to
-be shown to a person as is.
+"""Reading uploads: a CSV (delimiter sniffed, UTF-8 with or without BOM) or an `.xlsx` workbook,
+every cell as text, so the result file can repeat the upload as it came. Anything unreadable or
+too large raises `InvalidUpload` with a message for the person who sent it.
 """
 
 from __future__ import annotations
@@ -21,39 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-ID_COLUMN = "customerID"
-TARGET_COLUMN = "Churn"
-CATEGORICAL_FEATURES = [
-    "InternetService",
-    "OnlineSecurity",
-    "TechSupport",
-    "Contract",
-    "SeniorCitizen",
-    "Partner",
-    "Dependents",
-    "OnlineBackup",
-    "DeviceProtection",
-    "StreamingTV",
-    "StreamingMovies",
-    "PaymentMethod",
-    "PaperlessBilling",
-]
-NUMERIC_FEATURES = ["tenure", "TotalCharges", "MonthlyCharges"]
-FEATURES = CATEGORICAL_FEATURES + NUMERIC_FEATURES
-PREDICTION_COLUMNS = [ID_COLUMN, *FEATURES]
-RETRAINING_COLUMNS = [*PREDICTION_COLUMNS, TARGET_COLUMN]
+from app.services.preprocessing.columns import (
+    InvalidUpload,
+    PreparedData,
+    column_key,
+    prepare,
+)
 
 SUPPORTED_FORMATS = ("csv", "xlsx")
 SNIFF_BYTES = 64 * 1024
 CSV_DELIMITERS = ",;\t|"
-_YES = {"yes", "y", "1", "1.0", "true", "t"}
-_NO = {"no", "n", "0", "0.0", "false", "f"}
 _ZIP_MAGIC = b"PK\x03\x04"
 _DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
-
-
-class InvalidUpload(Exception):
-    """The file cannot be used. `str(error)` is a complete sentence for the person who sent it."""
 
 
 @dataclass(frozen=True)
@@ -70,21 +45,6 @@ class UploadLimits:
             xlsx_max_uncompressed_bytes=config["XLSX_MAX_UNCOMPRESSED_BYTES"],
             xlsx_max_compression_ratio=config["XLSX_MAX_COMPRESSION_RATIO"],
         )
-
-
-@dataclass
-class PreparedData:
-    """A validated upload: the untouched original, and the typed frame the models read."""
-
-    original: pd.DataFrame  # every column as uploaded, in order
-    features: pd.DataFrame  # the 16 feature columns under canonical names, typed
-    customer_ids: pd.Series
-    target: pd.Series | None  # 1 = churn, 0 = stays; only when the target was required
-    file_format: str
-
-    @property
-    def row_count(self) -> int:
-        return len(self.original)
 
 
 def file_format_for(filename: str | None) -> str:
@@ -262,84 +222,6 @@ def _refuse_duplicate_columns(header: list[str]) -> None:
                 f"The columns {seen[key]!r} and {name!r} have the same name; please keep one."
             )
         seen[key] = name
-
-
-# Validation and coercion ---------------------------------------------------------------------
-
-
-def column_key(name: str) -> str:
-    """How column names are compared: case-insensitive, surrounding spaces ignored."""
-    return str(name).strip().lower()
-
-
-def match_columns(columns: list[str], required: list[str]) -> dict[str, str]:
-    """Map each required canonical name to the upload's column; report all missing ones."""
-    by_key = {column_key(c): c for c in columns}
-    missing = [name for name in required if column_key(name) not in by_key]
-    if missing:
-        plural = "s" if len(missing) > 1 else ""
-        raise InvalidUpload(
-            f"The file is missing the required column{plural}: {', '.join(missing)}."
-        )
-    return {name: by_key[column_key(name)] for name in required}
-
-
-def _categorical(column: pd.Series) -> pd.Series:
-    values = column.astype(str).str.strip()
-    return values.where(values != "", np.nan).astype(object)
-
-
-def _yes_no(column: pd.Series) -> pd.Series:
-    """Yes/No from 0/1, Yes/No, True/False in any case; anything else is missing."""
-    keys = column.astype(str).str.strip().str.lower()
-    out = pd.Series(np.nan, index=column.index, dtype=object)
-    out[keys.isin(_YES)] = "Yes"
-    out[keys.isin(_NO)] = "No"
-    return out
-
-
-def _numeric(column: pd.Series) -> pd.Series:
-    """Floats; blanks, junk and non-finite values ("inf", "1e400") become missing (imputed)."""
-    values = pd.to_numeric(column.astype(str).str.strip(), errors="coerce").astype(float)
-    return values.where(np.isfinite(values))
-
-
-def _target(column: pd.Series) -> pd.Series:
-    keys = column.astype(str).str.strip().str.lower()
-    known = keys.isin(_YES | _NO)
-    if not known.all():
-        bad = column[~known]
-        examples = ", ".join(repr(v) for v in bad.astype(str).unique()[:3])
-        raise InvalidUpload(
-            f"The Churn column must hold Yes or No; {len(bad):,} row(s) hold other values "
-            f"(for example {examples})."
-        )
-    return keys.isin(_YES).astype(np.int8)
-
-
-def coerce_features(original: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
-    """The 16 model inputs, typed: categories as stripped text, numbers as floats (NaN if junk)."""
-    data = {name: coerce_feature(original[mapping[name]], name) for name in FEATURES}
-    return pd.DataFrame(data, index=original.index)
-
-
-def coerce_feature(column: pd.Series, name: str) -> pd.Series:
-    """One model input, typed as `coerce_features` types it."""
-    if name in NUMERIC_FEATURES:
-        return _numeric(column)
-    return _yes_no(column) if name == "SeniorCitizen" else _categorical(column)
-
-
-def prepare(original: pd.DataFrame, require_target: bool = False) -> PreparedData:
-    """Validate a table already read and return what the models need."""
-    required = RETRAINING_COLUMNS if require_target else PREDICTION_COLUMNS
-    mapping = match_columns(list(original.columns), required)
-    features = coerce_features(original, mapping)
-    ids = original[mapping[ID_COLUMN]].astype(str).str.strip()
-    target = _target(original[mapping[TARGET_COLUMN]]) if require_target else None
-    return PreparedData(
-        original=original, features=features, customer_ids=ids, target=target, file_format=""
-    )
 
 
 def load_upload(

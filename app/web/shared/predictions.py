@@ -1,30 +1,29 @@
 """The prediction pages, registered on both role blueprints.
 
 The views are thin: they read the request, call the prediction service and render. The service
-decides what each account may see, so the two areas share these views and templates.
+decides what each account may see (another's prediction is a `PredictionNotFound`, a 404 through
+`web.errors`), so the two areas share these views and templates.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file
+from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from app.access import role_required
-from app.forms import PredictionForm, requested_page
-from app.responses import send_chart
 from app.services import charts, registry
 from app.services import prediction as predictions
-from app.services.preprocessing import InvalidUpload
+from app.services.errors import DomainError
 from app.services.training import ModelIntegrityError
+from app.web.access import role_required
+from app.web.responses import send_chart
+from app.web.shared.forms import PredictionForm, field_for_error, requested_page
 
 
 def register_prediction_views(bp: Blueprint, role: str) -> None:
     """Add predict, history, result page, download and chart routes to `bp` for `role`."""
     guard = role_required(role)
 
-    def url(endpoint: str, **values) -> str:
-        from flask import url_for
-
+    def url(endpoint: str, **values: object) -> str:
         return url_for(f"{bp.name}.{endpoint}", **values)
 
     def predict():
@@ -38,11 +37,9 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
                 prediction = predictions.create_prediction(
                     current_user, form.name.data, form.model_id.data, form.file.data
                 )
-            except (InvalidUpload, predictions.InvalidPrediction) as error:
-                form.file.errors.append(str(error))
-                status = 400
-            except (registry.ModelNotAvailable, ModelIntegrityError) as error:
-                form.model_id.errors.append(str(error))
+            except DomainError as error:
+                model_error = isinstance(error, (registry.ModelNotAvailable, ModelIntegrityError))
+                field_for_error(form, error, "model_id" if model_error else "file")
                 status = 400
             else:
                 return redirect(url("prediction", prediction_id=prediction.id))
@@ -61,14 +58,8 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
             choices=predictions.history_choices(current_user),
         )
 
-    def _visible(prediction_id: int):
-        try:
-            return predictions.prediction_for(current_user, prediction_id)
-        except predictions.PredictionNotFound:
-            abort(404)
-
     def show(prediction_id: int):
-        prediction = _visible(prediction_id)
+        prediction = predictions.prediction_for(current_user, prediction_id)
         return render_template(
             "shared/prediction.html",
             prediction=prediction,
@@ -76,12 +67,8 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
         )
 
     def download(prediction_id: int):
-        prediction = _visible(prediction_id)
-        file_format = request.args.get("format") or None
-        try:
-            result = predictions.result_file(prediction, file_format)
-        except predictions.PredictionNotFound:
-            abort(404)
+        prediction = predictions.prediction_for(current_user, prediction_id)
+        result = predictions.result_file(prediction, request.args.get("format") or None)
         return send_file(
             result.path,
             mimetype=result.mimetype,
@@ -90,12 +77,8 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
         )
 
     def chart(prediction_id: int, chart: str):
-        prediction = _visible(prediction_id)
-        try:
-            path = charts.prediction_chart_png(prediction, chart)
-        except charts.ChartUnavailable:
-            abort(404)
-        return send_chart(path)
+        prediction = predictions.prediction_for(current_user, prediction_id)
+        return send_chart(charts.prediction_chart_png(prediction, chart))
 
     bp.add_url_rule("/predict", "predict", guard(predict), methods=["GET", "POST"])
     bp.add_url_rule("/predictions", "predictions", guard(history))

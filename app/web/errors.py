@@ -1,4 +1,8 @@
-"""Error pages: every error a person can meet gets a page that says what to do next."""
+"""Error pages: every error a person can meet gets a page that says what to do next.
+
+A domain error (`services.errors.DomainError`) that a view does not show on its own form reaches
+this one handler, which answers with the error's status and message.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import logging
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from app.services.errors import DomainError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,16 @@ def register(app: Flask) -> None:
             "Please reload the page and submit it again.",
             code=400,
         ), 400
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        if isinstance(error, NotFound):  # the same page whether it is missing or someone else's
+            title, message = MESSAGES[404]
+        else:
+            title, message = MESSAGES.get(error.status, MESSAGES[400])[0], error.message
+        return render_template(
+            "errors/error.html", title=title, message=message, code=error.status
+        ), error.status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

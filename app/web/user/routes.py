@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from app.access import role_required
-from app.model_views import register_model_views
-from app.prediction_views import register_prediction_views
+from app.web.access import role_required
+from app.web.shared.models import register_model_views
+from app.web.shared.predictions import register_prediction_views
 
 bp = Blueprint("user", __name__)
 register_prediction_views(bp, "user")

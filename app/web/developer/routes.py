@@ -14,14 +14,16 @@ from flask import (
 )
 from flask_login import current_user
 
-from app.access import role_required
-from app.developer.forms import ConfirmForm, RetrainForm
-from app.forms import requested_page
-from app.model_views import register_model_views
-from app.prediction_views import register_prediction_views
-from app.responses import send_chart
-from app.services import accounts, charts, deployment, lineage, retraining
-from app.services.preprocessing import InvalidUpload
+from app.services import accounts, charts, comparison, deployment, retraining
+from app.services import datasets as dataset_records
+from app.services.catalog import DISPLAY_METRICS
+from app.services.errors import DomainError
+from app.web.access import role_required
+from app.web.developer.forms import ConfirmForm, RetrainForm
+from app.web.responses import send_chart
+from app.web.shared.forms import field_for_error, requested_page
+from app.web.shared.models import register_model_views
+from app.web.shared.predictions import register_prediction_views
 
 bp = Blueprint("developer", __name__)
 register_prediction_views(bp, "developer")
@@ -48,10 +50,7 @@ def users():
 @bp.post("/users/<int:user_id>/deactivate")
 @role_required("developer")
 def deactivate_user(user_id: int):
-    try:
-        user = accounts.deactivate_user(current_user, user_id)
-    except accounts.AccountNotFound:
-        abort(404)
+    user = accounts.deactivate_user(current_user, user_id)
     flash(f"{user.name} is deactivated and has been logged out.", "success")
     return redirect(url_for("developer.users"))
 
@@ -67,8 +66,8 @@ def retrain():
     if form.validate_on_submit():
         try:
             run = retraining.start_retrain(current_user, form.name.data.strip(), form.file.data)
-        except InvalidUpload as error:
-            form.file.errors.append(str(error))
+        except DomainError as error:
+            field_for_error(form, error, "file")
             status = 400
         else:
             flash(f"Retrain “{run.name}” is queued.", "success")
@@ -82,16 +81,13 @@ def retrain():
 @bp.get("/retrain/<int:run_id>")
 @role_required("developer")
 def retrain_run(run_id: int):
-    try:
-        run = retraining.run_for(current_user, run_id)
-    except retraining.RunNotFound:
-        abort(404)
+    run = retraining.run_for(current_user, run_id)
     return render_template(
         "developer/retrain_run.html",
         run=run,
         upload=retraining.upload_of(run),
-        lineage=lineage.lineage_chain(run.training_dataset) if run.training_dataset else [],
-        in_progress=run.status in ("queued", "running"),
+        lineage=dataset_records.lineage_chain(run.training_dataset) if run.training_dataset else [],
+        in_progress=run.in_progress,
     )
 
 
@@ -103,8 +99,8 @@ def retrain_run(run_id: int):
 def compare():
     return render_template(
         "developer/compare.html",
-        rows=retraining.compare_models(current_user.company_id),
-        metric_names=retraining.registry.DISPLAY_METRICS,
+        rows=comparison.compare_models(current_user.company_id),
+        metric_names=DISPLAY_METRICS,
         confirm_form=ConfirmForm(),
         deployments=deployment.history(current_user.company_id),
     )
@@ -113,7 +109,8 @@ def compare():
 @bp.get("/compare/roc.png")
 @role_required("developer")
 def compare_roc():
-    return send_chart(charts.compare_roc_chart_for(current_user))
+    models = [row.model for row in comparison.compare_models(current_user.company_id)]
+    return send_chart(charts.roc_comparison_png(models))
 
 
 def _deployment_action(model_id: int, action) -> object:
@@ -122,8 +119,6 @@ def _deployment_action(model_id: int, action) -> object:
         abort(400)
     try:
         model = action(current_user, model_id)
-    except deployment.ModelNotFound:
-        abort(404)
     except deployment.DeploymentError as error:
         flash(str(error), "warning")
         return None
@@ -158,5 +153,6 @@ def _back() -> str:
 @bp.get("/datasets")
 @role_required("developer")
 def datasets():
-    page, rows = lineage.datasets_page(current_user.company_id, requested_page(request.args))
+    page_number = requested_page(request.args)
+    page, rows = dataset_records.datasets_page(current_user.company_id, page_number)
     return render_template("developer/datasets.html", page=page, rows=rows)

@@ -9,6 +9,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from app.services.errors import DomainError
+
 
 class PredictionForm(FlaskForm):
     name = StringField(
@@ -34,3 +36,12 @@ def requested_page(args: Mapping[str, str]) -> int:
     except (TypeError, ValueError):
         return 1
     return min(max(page, 1), MAX_PAGE)
+
+
+def field_for_error(form: FlaskForm, error: DomainError, default: str | None = None) -> None:
+    """Show a service's message beside the field it names (or `default`), else above the form."""
+    name = error.field or default
+    if name and name in form:
+        form[name].errors = [*form[name].errors, error.message]
+    else:
+        form.form_errors.append(error.message)

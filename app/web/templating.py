@@ -6,6 +6,8 @@ from datetime import datetime
 
 from flask import Flask
 
+from app.services import catalog
+
 
 def percent(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f}%"
@@ -55,3 +57,7 @@ def register_globals(app: Flask) -> None:
         return [(e, label) for e, label in NAV_LINKS.get(role, []) if e in app.view_functions]
 
     app.add_template_global(nav_links)
+    # The product's vocabulary, so templates read it instead of repeating it.
+    app.add_template_global(catalog.METRIC_KEYS, "METRIC_KEYS")
+    app.add_template_global(catalog.DISPLAY_METRICS, "DISPLAY_METRICS")
+    app.add_template_global(catalog.THRESHOLD, "THRESHOLD")

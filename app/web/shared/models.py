@@ -1,17 +1,18 @@
 """The model pages, registered on both role blueprints.
 
 Which models a person may open is decided by the registry (`models_for`); the two areas share
-these thin views and their templates. Only the developer gets the ROC comparison chart.
+these thin views and their templates. Only the developer gets the ROC comparison chart. A model
+the viewer may not use is a 404 (`ModelNotAvailable`, mapped in `web.errors`).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user
 
-from app.access import role_required
-from app.responses import send_chart
-from app.services import charts, registry
+from app.services import charts, environment, registry
+from app.web.access import role_required
+from app.web.responses import send_chart
 
 
 def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> None:
@@ -19,26 +20,24 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
     guard = role_required(role)
 
     def models():
-        return render_template("models/list.html", rows=registry.model_table(current_user))
+        return render_template(
+            "models/list.html",
+            rows=registry.model_table(current_user),
+            preparing=environment.models_being_prepared(current_user.company),
+        )
 
     def model(model_id: int):
-        try:
-            overview = registry.model_overview(current_user, model_id)
-        except registry.ModelNotAvailable:
-            abort(404)
+        overview = registry.model_overview(current_user, model_id)
         return render_template("models/detail.html", overview=overview)
 
     def importance_chart(model_id: int):
-        try:
-            return send_chart(charts.importance_chart_for(current_user, model_id))
-        except registry.ModelNotAvailable:
-            abort(404)
+        return send_chart(charts.feature_importance_png(registry.model_for(current_user, model_id)))
 
     def roc_chart(model_id: int):
-        try:
-            return send_chart(charts.roc_chart_for(current_user, model_id))
-        except registry.ModelNotAvailable:
-            abort(404)
+        overview = registry.model_overview(current_user, model_id)
+        return send_chart(
+            charts.roc_comparison_png([overview.model, *overview.compared_with], overview.model)
+        )
 
     bp.add_url_rule("/models", "models", guard(models))
     bp.add_url_rule("/models/<int:model_id>", "model", guard(model))

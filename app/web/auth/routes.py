@@ -14,10 +14,12 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
-from app.access import public
-from app.auth.forms import (
+from app.extensions import limiter
+from app.services import accounts
+from app.web.access import public, signed_in
+from app.web.auth.forms import (
     AccountRegistrationForm,
     ApproveForm,
     CompanyRegistrationForm,
@@ -25,8 +27,8 @@ from app.auth.forms import (
     PasswordChangeForm,
     ResendForm,
 )
-from app.extensions import limiter
-from app.services import accounts
+from app.web.links import email_links
+from app.web.shared.forms import field_for_error
 
 bp = Blueprint("auth", __name__)
 
@@ -35,15 +37,6 @@ REGISTERED_COMPANY_KEY = "registered_company"
 
 def auth_rate_limit() -> str:
     return current_app.config["RATELIMIT_AUTH"]
-
-
-def _show_error(form, error: accounts.AccountError) -> None:  # noqa: ANN001 - any FlaskForm
-    """Put a service's message next to the field it is about, or above the form."""
-    field_name = getattr(error, "field", None)
-    if field_name and field_name in form:
-        form[field_name].errors = [*form[field_name].errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -75,9 +68,9 @@ def register_company():
     form = CompanyRegistrationForm()
     if form.validate_on_submit():
         try:
-            company = accounts.register_company(form.name.data, form.email.data)
+            company = accounts.register_company(form.name.data, form.email.data, email_links)
         except accounts.RegistrationError as error:
-            _show_error(form, error)
+            field_for_error(form, error)
         else:
             session[REGISTERED_COMPANY_KEY] = {
                 "public_id": company.public_id,
@@ -103,10 +96,14 @@ def _register_account(role: str):  # noqa: ANN202 - a response
     if form.validate_on_submit():
         try:
             account = register(
-                form.company_id.data, form.name.data, form.email.data, form.password.data
+                form.company_id.data,
+                form.name.data,
+                form.email.data,
+                form.password.data,
+                email_links,
             )
         except accounts.RegistrationError as error:
-            _show_error(form, error)
+            field_for_error(form, error)
         else:
             message = f"Welcome, {account.name}! We sent a confirmation link to {account.email}."
             if role == "developer":
@@ -158,8 +155,11 @@ def approve(token: str):
     form = ApproveForm()
     try:
         if form.validate_on_submit():
-            decide = accounts.reject_developer if form.reject.data else accounts.approve_developer
-            return render_template("auth/outcome.html", outcome=decide(token))
+            if form.reject.data:
+                outcome = accounts.reject_developer(token)
+            else:
+                outcome = accounts.approve_developer(token, email_links)
+            return render_template("auth/outcome.html", outcome=outcome)
         developer = accounts.developer_for_approval(token)
     except accounts.TokenError as error:
         return _token_problem(error)
@@ -172,7 +172,7 @@ def approve(token: str):
 def resend():
     form = ResendForm()
     if form.validate_on_submit():
-        accounts.resend_verification(form.email.data)
+        accounts.resend_verification(form.email.data, email_links)
         flash(
             "If anything at that address is waiting for confirmation, a new email is on its way. "
             "Use the link in the newest email.",
@@ -216,7 +216,7 @@ def logout():
 
 
 @bp.route("/password", methods=["GET", "POST"])
-@login_required
+@signed_in
 def password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
@@ -224,7 +224,7 @@ def password():
         try:
             accounts.change_password(account, form.current.data, form.new.data)
         except accounts.PasswordChangeError as error:
-            _show_error(form, error)
+            field_for_error(form, error)
         else:
             remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
             # This session continues under the new version; every other one has ended.

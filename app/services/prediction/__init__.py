@@ -1,0 +1,44 @@
+"""Batch prediction: one service for both roles.
+
+- `intake`: the form's values and the upload, checked before any work, then scored or queued;
+- `scoring`: the scoring job, in bounded chunks;
+- `results`: the result files and their downloads;
+- `summary`: the figures a prediction page shows;
+- `history`: who may see which prediction, and the filtered history.
+"""
+
+from app.services.prediction.history import (
+    HistoryFilters,
+    history_choices,
+    prediction_for,
+    prediction_history,
+)
+from app.services.prediction.intake import InvalidPrediction, create_prediction
+from app.services.prediction.results import (
+    PREDICTION_COLUMN,
+    PROBABILITY_COLUMN,
+    PredictionNotFound,
+    ResultFile,
+    download_formats,
+    neutralise,
+    result_file,
+)
+from app.services.prediction.scoring import score_prediction, score_to_files
+
+__all__ = [
+    "PREDICTION_COLUMN",
+    "PROBABILITY_COLUMN",
+    "HistoryFilters",
+    "InvalidPrediction",
+    "PredictionNotFound",
+    "ResultFile",
+    "create_prediction",
+    "download_formats",
+    "history_choices",
+    "neutralise",
+    "prediction_for",
+    "prediction_history",
+    "result_file",
+    "score_prediction",
+    "score_to_files",
+]

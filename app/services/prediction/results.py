@@ -1,0 +1,229 @@
+"""Result files: the original upload, every row in its order, plus the prediction columns, in
+CSV (always) and `.xlsx` (for Excel uploads), written atomically; formula-like text cells are
+neutralised. Also what a download of them is called and which formats a prediction has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.schema import Prediction
+from app.services import storage
+from app.services.catalog import THRESHOLD
+from app.services.errors import NotFound
+from app.services.preprocessing import column_key
+
+PREDICTION_COLUMN = "Churn Prediction"
+PROBABILITY_COLUMN = "Churn Probability"
+FORMAT_MIMETYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+# A cell starting like this would run as a formula in a spreadsheet...
+_FORMULA_START = r"^[=+\-@\t\r]"
+# ...unless it is a plain number such as -3.5 or +12.
+_PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_FORMULA_RE = re.compile(_FORMULA_START)
+_NUMBER_RE = re.compile(_PLAIN_NUMBER)
+
+
+class PredictionNotFound(NotFound):
+    """No such prediction, or the viewer may not see it (both look the same: 404)."""
+
+
+# A re-uploaded result file already has these: they are replaced, not repeated.
+_NEW_COLUMN_KEYS = {
+    column_key(PREDICTION_COLUMN),
+    column_key(PROBABILITY_COLUMN),
+}
+
+
+def neutralise(value: str) -> str:
+    """A text cell a spreadsheet would execute as a formula, made inert by a leading quote."""
+    if value and _FORMULA_RE.match(value) and not _NUMBER_RE.match(value):
+        return "'" + value
+    return value
+
+
+def kept_columns(columns: Iterable[str]) -> list[str]:
+    """The upload's columns that go into the result (a re-uploaded result's old two do not)."""
+    return [c for c in columns if column_key(c) not in _NEW_COLUMN_KEYS]
+
+
+def _labels(probability: np.ndarray) -> np.ndarray:
+    return np.where(probability >= THRESHOLD, "Yes", "No")
+
+
+class ResultWriters:
+    """Writes the CSV (pyarrow, streamed) and, for Excel uploads, the .xlsx, atomically."""
+
+    def __init__(self, columns: list[str], targets: Mapping[str, Path]) -> None:
+        self.columns = columns
+        self.targets = targets
+        self._csv = None
+        self._xlsx = None
+
+    def __enter__(self) -> ResultWriters:
+        self._exit = contextlib.ExitStack()
+        self._exit.__enter__()
+        if "csv" in self.targets:
+            tmp = self._exit.enter_context(storage.atomic_path(self.targets["csv"]))
+            self._csv = self._exit.enter_context(_CsvResult(tmp, self.columns))
+        if "xlsx" in self.targets:
+            tmp = self._exit.enter_context(storage.atomic_path(self.targets["xlsx"]))
+            self._xlsx = self._exit.enter_context(_XlsxResult(tmp, self.columns))
+        return self
+
+    def write(self, chunk: pd.DataFrame, probability: np.ndarray) -> None:
+        if list(chunk.columns) != self.columns:  # a re-uploaded result: drop the old two
+            chunk = chunk[self.columns]
+        for writer in (self._csv, self._xlsx):
+            if writer is not None:
+                writer.write(chunk, probability)
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        return self._exit.__exit__(*exc_info)
+
+
+class _CsvResult:
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        import pyarrow as pa
+
+        self.path = path
+        names = [neutralise(c) for c in columns] + [PREDICTION_COLUMN, PROBABILITY_COLUMN]
+        # large_string is how pandas keeps Arrow-backed text: the columns go out uncopied.
+        types = [pa.large_string()] * (len(columns) + 1) + [pa.float64()]
+        self.schema = pa.schema(list(zip(names, types, strict=True)))
+        self.writer = None
+
+    def __enter__(self) -> _CsvResult:
+        from pyarrow import csv as pa_csv
+
+        self.writer = pa_csv.CSVWriter(str(self.path), self.schema)
+        return self
+
+    def write(self, chunk: pd.DataFrame, probability: np.ndarray) -> None:
+        import pyarrow as pa
+
+        arrays = [_neutralised_array(chunk.iloc[:, i]) for i in range(chunk.shape[1])]
+        arrays.append(pa.array(_labels(probability), type=pa.large_string()))
+        arrays.append(pa.array(np.round(probability, 4), type=pa.float64()))
+        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.writer.close()
+
+
+def _neutralised_array(column: pd.Series):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(column, type=pa.large_string(), from_pandas=True)
+    starts = pc.match_substring_regex(array, _FORMULA_START)
+    if not pc.any(starts).as_py():  # the usual case: one cheap anchored test per column
+        return array
+    risky = pc.and_not(starts, pc.match_substring_regex(array, _PLAIN_NUMBER)).fill_null(False)
+    if not pc.any(risky).as_py():
+        return array
+    return pc.if_else(
+        risky,
+        pc.binary_join_element_wise(pa.scalar("'", array.type), array, pa.scalar("", array.type)),
+        array,
+    )
+
+
+class _XlsxResult:
+    """An .xlsx in constant memory: rows are streamed; numbers stay numbers, text stays text."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path = path
+        self.columns = columns
+        self.row = 0
+
+    def __enter__(self) -> _XlsxResult:
+        import xlsxwriter
+
+        self.workbook = xlsxwriter.Workbook(
+            str(self.path),
+            {
+                "constant_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        self.sheet = self.workbook.add_worksheet("Predictions")
+        header = [neutralise(c) for c in self.columns] + [PREDICTION_COLUMN, PROBABILITY_COLUMN]
+        for col, name in enumerate(header):
+            self.sheet.write_string(0, col, name)
+        self.row = 1
+        return self
+
+    def write(self, chunk: pd.DataFrame, probability: np.ndarray) -> None:
+        columns = []
+        for i in range(chunk.shape[1]):
+            text = chunk.iloc[:, i].astype(str).to_numpy(dtype=object)
+            number = pd.to_numeric(chunk.iloc[:, i], errors="coerce").to_numpy(dtype=float)
+            columns.append((text, number))
+        labels = _labels(probability)
+        rounded = np.round(probability, 4)
+        write_string, write_number = self.sheet.write_string, self.sheet.write_number
+        last = len(columns)
+        for r in range(len(probability)):
+            row = self.row + r
+            for c, (text, number) in enumerate(columns):
+                value = number[r]
+                if np.isfinite(value) and _NUMBER_RE.match(text[r].strip()):
+                    write_number(row, c, float(value))
+                elif text[r]:
+                    write_string(row, c, neutralise(text[r]))
+            write_string(row, last, str(labels[r]))
+            write_number(row, last + 1, float(rounded[r]))
+        self.row += len(probability)
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.workbook.close()
+
+
+@dataclass
+class ResultFile:
+    path: Path
+    download_name: str
+    mimetype: str
+
+
+def safe_download_stem(name: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:80]
+    return stem or "prediction"
+
+
+def result_file(prediction: Prediction, file_format: str | None = None) -> ResultFile:
+    """The result file to download, in `file_format` ('csv', or 'xlsx' for Excel uploads)."""
+    if prediction.status != "done" or not prediction.summary:
+        raise PredictionNotFound("This prediction has no result yet.")
+    files = prediction.summary.get("files", {})
+    file_format = file_format or prediction.result_format
+    if file_format not in files:
+        raise PredictionNotFound("This result is not available in that format.")
+    path = storage.dataset_file(files[file_format])
+    if not path.exists():
+        raise PredictionNotFound("The result file is missing.")
+    return ResultFile(
+        path=path,
+        download_name=f"{safe_download_stem(prediction.name)}-predictions.{file_format}",
+        mimetype=FORMAT_MIMETYPES[file_format],
+    )
+
+
+def download_formats(prediction: Prediction) -> list[str]:
+    if prediction.status != "done" or not prediction.summary:
+        return []
+    return sorted(prediction.summary.get("files", {}), key=lambda f: f != "csv")

@@ -1,0 +1,22 @@
+"""Every background job, registered by name: the one entry module of the job runner.
+
+The factory and the worker import this module; the runner (`services.jobs`) imports no service,
+and a service queues its work by name (`jobs.enqueue("score_prediction", id)`).
+"""
+
+from __future__ import annotations
+
+from app.services import environment, jobs, retraining
+from app.services.prediction import scoring
+
+JOBS = {
+    scoring.JOB_NAME: scoring.score_prediction,
+    retraining.JOB_NAME: retraining.retrain_model,
+    environment.JOB_NAME: environment.prepare_company_models,
+}
+
+
+def register_jobs() -> None:
+    """Register every job with the runner (idempotent)."""
+    for name, func in JOBS.items():
+        jobs.register(name, func)
