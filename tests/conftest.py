@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import sklearn
 from flask import g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
@@ -47,18 +50,38 @@ def small_original(tmp_path_factory, original_dataset) -> Path:
     return path
 
 
+def _training_key(original_dataset: Path) -> str:
+    """What decides the trained default models: scikit-learn, the data, the training code."""
+    digest = hashlib.sha256()
+    digest.update(f"{sklearn.__version__}:{TRAINING_SAMPLE_ROWS}:".encode())
+    digest.update(original_dataset.read_bytes())
+    services = Path(__file__).resolve().parent.parent / "app" / "services"
+    for package in ("training", "preprocessing"):
+        for source in sorted((services / package).glob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:24]
+
+
 @pytest.fixture(scope="session")
-def default_models_dir(tmp_path_factory, original_dataset) -> Path:
-    """The five default models, trained once per session on a small stratified sample."""
-    root = tmp_path_factory.mktemp("trained")
-    app = create_app(
-        "testing",
-        MODELS_ROOT=str(root),
-        DATASETS_ROOT=str(root / "datasets"),
-        CACHE_DIR=str(root / "cache"),
-    )
-    with app.app_context():
-        ensure_default_model_files(original_dataset, sample_rows=TRAINING_SAMPLE_ROWS)
+def default_models_dir(request, tmp_path_factory, original_dataset) -> Path:
+    """The five default models, trained on a small stratified sample once and cached between
+    runs (pytest's cache folder), keyed by what decides them: a second run trains nothing."""
+    cache = request.config.cache.mkdir("trained-default-models")
+    root = cache / _training_key(original_dataset)
+    if not (root / "default_models").is_dir():
+        staging = Path(tempfile.mkdtemp(dir=cache, prefix=".training-"))
+        app = create_app(
+            "testing",
+            MODELS_ROOT=str(staging),
+            DATASETS_ROOT=str(staging / "datasets"),
+            CACHE_DIR=str(staging / "cache"),
+        )
+        with app.app_context():
+            ensure_default_model_files(original_dataset, sample_rows=TRAINING_SAMPLE_ROWS)
+        try:
+            staging.rename(root)  # atomic: a parallel worker either wins or finds it done
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
     return root / "default_models"
 
 
@@ -76,10 +99,11 @@ def migrated_sqlite_template(tmp_path_factory, original_dataset) -> Path:
 def _fresh_postgres_url(url: str) -> str:
     """A URL on an empty schema of its own for this xdist worker.
 
-    Parallel workers share one PostgreSQL database, so each gets its own schema (set as the
-    connection's search_path) instead of all dropping and creating `public` at once.
+    Parallel workers (and test runs of other checkouts on the same machine) share one
+    PostgreSQL database, so each process gets its own schema, set as the connection's
+    search_path, instead of all dropping and creating `public` at once.
     """
-    schema = f"test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    schema = _own_schema()
     url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -88,6 +112,18 @@ def _fresh_postgres_url(url: str) -> str:
     engine.dispose()
     with_schema = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
     return with_schema.render_as_string(hide_password=False)
+
+
+def _own_schema() -> str:
+    return f"test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+
+
+def _drop_own_schema(url: str) -> None:
+    schema = _own_schema()
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
 
 
 class RequestClient(FlaskClient):
@@ -225,6 +261,8 @@ def any_db_app(request, tmp_path, original_dataset, default_models_dir):
         yield app
         db.session.remove()
         db.engine.dispose()
+    if request.param == "postgresql":
+        _drop_own_schema(POSTGRES_URL)
 
 
 @pytest.fixture
