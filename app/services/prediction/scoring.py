@@ -88,9 +88,9 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
     except DomainError as error:  # a model file altered since, a file that no longer reads
         lifecycle.mark_failed(prediction, str(error), _paths(files))
         return
-    except Exception:  # the outer edge of scoring: logged, and the row says it failed
+    except Exception as error:  # the outer edge of scoring: logged, and the row says it failed
         log.exception("Prediction %s failed", prediction.id)
-        lifecycle.mark_failed(prediction, lifecycle.UNEXPECTED, _paths(files))
+        lifecycle.mark_failed(prediction, lifecycle.failure_message(error), _paths(files))
         return
     render_charts(prediction)
 
