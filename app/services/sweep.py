@@ -17,6 +17,7 @@ It says what it did (`SweepReport.lines()`); every step is safe to run twice or 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -126,12 +127,23 @@ def _discard_failed_datasets(report: SweepReport, cutoff: datetime) -> None:
         report.removed_datasets.append(name)
 
 
-def _old_files(root: Path, cutoff: float, recursive: bool = True) -> Iterator[Path]:
+def _files(root: Path, recursive: bool = True) -> Iterator[Path]:
+    """The regular files under `root` (symbolic links are never followed nor removed)."""
     if not root.is_dir():
         return
-    for path in root.rglob("*") if recursive else root.iterdir():
+    for folder, _, names in os.walk(root, followlinks=False):
+        for name in names:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                yield path
+        if not recursive:
+            return
+
+
+def _old_files(root: Path, cutoff: float, recursive: bool = True) -> Iterator[Path]:
+    for path in _files(root, recursive):
         try:
-            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+            if path.stat().st_mtime < cutoff:
                 yield path
         except OSError:  # removed meanwhile
             continue
@@ -216,13 +228,12 @@ def _trim_cache(report: SweepReport, max_bytes: int) -> None:
     if not root.is_dir():
         return
     files = []
-    for path in root.rglob("*"):
+    for path in _files(root):
         try:
-            if path.is_file():
-                info = path.stat()
-                files.append((info.st_mtime, info.st_size, path))
+            info = path.stat()
         except OSError:
             continue
+        files.append((info.st_mtime, info.st_size, path))
     total = sum(size for _, size, _ in files)
     if total <= max_bytes:
         return
