@@ -144,6 +144,7 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.web.api.routes import bp as api_bp
     from app.web.auth.routes import bp as auth_bp
     from app.web.developer.routes import bp as developer_bp
     from app.web.main import bp as main_bp
@@ -153,6 +154,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(developer_bp, url_prefix="/developer")
     app.register_blueprint(user_bp, url_prefix="/user")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -43,6 +43,7 @@ NAV_LINKS = {
         ("developer.compare", "Compare"),
         ("developer.datasets", "Data sets"),
         ("developer.users", "Users"),
+        ("developer.tokens", "API tokens"),
     ],
     "user": [
         ("user.models", "Models"),

@@ -23,3 +23,11 @@ class RetrainForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button-only form (deploy, withdraw): it carries the CSRF token."""
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        "Token name",
+        validators=[DataRequired("Please give the token a name."), Length(max=100)],
+        description="What uses it, e.g. “nightly churn export”. Shown here, never in the token.",
+    )
