@@ -213,3 +213,9 @@ def test_the_openapi_document_describes_every_api_route(app):
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert routes == documented
+
+
+def test_a_method_the_api_does_not_offer_is_a_json_405_with_allow(app):
+    response = app.test_client().put("/api/v1/predictions/1")
+    assert response.status_code == 405 and response.is_json
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET"}
