@@ -1,4 +1,4 @@
-"""Flask CLI commands for operators (`flask --app wsgi <command>`)."""
+"""Flask CLI commands for operators (`.venv/bin/flask --app app <command>`)."""
 
 from __future__ import annotations
 
