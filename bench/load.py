@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import random
 import re
 import statistics
@@ -211,8 +212,6 @@ def run_all(tasks) -> None:  # noqa: ANN001 - callables
 
 def seed_accounts(env: dict[str, str], count: int) -> list[str]:
     """A company, its developer and `count` verified users, the default models deployed."""
-    import os
-
     os.environ.update(env)
     from werkzeug.security import generate_password_hash
 
@@ -279,6 +278,10 @@ def report(users: int, duration: float, results: Results) -> list[str]:
             f"{results.unfinished} still queued 30 s after the level (one RQ worker)"
         )
     lines += [f"    error {name}: {count}" for name, count in sorted(results.errors.items())]
+    load = os.getloadavg()[0]
+    lines.append(
+        f"    machine load average (1 min) at the end: {load:.1f} on {os.cpu_count()} cores"
+    )
     return lines
 
 
