@@ -57,10 +57,14 @@ class UploadLimits:
 
 def check_column_count(columns: int, limits: UploadLimits) -> None:
     if columns > limits.max_columns:
-        raise InvalidUpload(
-            f"The file has more than {limits.max_columns:,} columns, more than a spreadsheet "
-            "allows, so it does not look like a table of customers."
-        )
+        raise too_many_columns(limits)
+
+
+def too_many_columns(limits: UploadLimits) -> InvalidUpload:
+    return InvalidUpload(
+        f"The file has more than {limits.max_columns:,} columns, more than a spreadsheet "
+        "allows, so it does not look like a table of customers."
+    )
 
 
 def cell_too_long(limits: UploadLimits, column: str | None = None) -> InvalidUpload:

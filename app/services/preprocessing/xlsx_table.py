@@ -20,12 +20,14 @@ from app.services.preprocessing.limits import (
     check_column_count,
     printable,
     refuse_duplicate_columns,
+    too_many_columns,
 )
 from app.services.preprocessing.xlsx import (
     CellTooLong,
     NumberText,
     PartTooLarge,
     SharedStringBudgetExceeded,
+    TooManyColumns,
     TooManyRows,
     XlsxError,
     XlsxLimitError,
@@ -79,6 +81,8 @@ def read_xlsx_table(
 def _limit_refusal(error: XlsxLimitError, limits: UploadLimits) -> InvalidUpload:
     if isinstance(error, CellTooLong):
         return cell_too_long(limits)
+    if isinstance(error, TooManyColumns):
+        return too_many_columns(limits)
     if isinstance(error, TooManyRows):
         return InvalidUpload(
             f"The workbook has more than {limits.max_rows:,} rows; the limit is "
