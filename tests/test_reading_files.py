@@ -85,25 +85,29 @@ def test_repeated_column_names_are_refused_in_every_format_naming_all_of_them(
 def test_a_retrain_upload_with_two_churn_columns_is_refused_naming_them(
     developer_client, sample, tmp_path
 ):
-    data = _xlsx(sample.assign(churn=sample["Churn"]), tmp_path / "twice.xlsx").read_bytes()
+    frame = sample.assign(again=sample["Churn"])
+    header = [*sample.columns, "Churn"]  # the same name twice, exactly
+    data = _xlsx(frame, tmp_path / "twice.xlsx", header).read_bytes()
     response = developer_client.post(
         "/developer/retrain",
         data={"name": "Twice", "file": (io.BytesIO(data), "twice.xlsx")},
         content_type="multipart/form-data",
     )
     assert response.status_code == 400
-    assert "'Churn' and 'churn'" in html.unescape(response.get_data(as_text=True))
+    assert "'Churn' and 'Churn'" in html.unescape(response.get_data(as_text=True))
 
 
 # Text encodings and line breaks ----------------------------------------------------------------
 
 
 def test_a_lone_carriage_return_inside_a_quoted_field_is_accepted(sample, tmp_path):
-    frame = sample.assign(Notes="called\ron Monday")
+    """Over 8 MB, so the reader's blocks are cut where a CR stands inside quotes."""
+    frame = pd.concat([sample] * 2_000, ignore_index=True).assign(Notes="called\ron Monday")
     path = tmp_path / "cr.csv"
     path.write_bytes(frame.to_csv(index=False, lineterminator="\r\n").encode())
+    assert path.stat().st_size > 8 * 1024 * 1024
     prepared = load_upload(path, "csv")
-    assert prepared.row_count == len(sample)
+    assert prepared.row_count == len(frame)
     assert set(prepared.original["Notes"]) == {"called\ron Monday"}
 
 
