@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 from flask.testing import FlaskClient
-from werkzeug.datastructures import FileStorage
 from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
@@ -83,9 +83,7 @@ def log_in(client: FlaskClient, account: Developer | User) -> FlaskClient:
     return client
 
 
-def customers(
-    original: Path, rows: int | None = None, seed: int | None = None
-) -> pd.DataFrame:
+def customers(original: Path, rows: int | None = None, seed: int | None = None) -> pd.DataFrame:
     """Customers of DatasetA.csv with every cell as text, as a person's file holds them: the
     first `rows`, or a random sample of `rows` when `seed` is given."""
     frame = pd.read_csv(original, dtype=str, keep_default_na=False)

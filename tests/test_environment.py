@@ -77,9 +77,7 @@ def test_repair_refreshes_the_checksums_of_a_company_without_a_developer(app):
 def test_verifying_an_email_never_trains_models_in_the_request(make_app, tmp_path, small_original):
     """With no trained default files (a new storage root), the verification link answers at
     once; the models are trained by a background job, and the pages say they are on the way."""
-    app = make_app(
-        MODELS_ROOT=str(tmp_path / "empty_models"), ORIGINAL_DATASET=str(small_original)
-    )
+    app = make_app(MODELS_ROOT=str(tmp_path / "empty_models"), ORIGINAL_DATASET=str(small_original))
     user = factories.make_user(verified=False)
     token = tokens.account_verification_token(user)
     client = app.test_client()
