@@ -27,7 +27,7 @@ def _at_once(count: int, work) -> list:
         try:
             barrier.wait(timeout=30)
             results[i] = work(i)
-        except BaseException as error:  # noqa: BLE001 - reported by the test below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]

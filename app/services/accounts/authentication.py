@@ -45,10 +45,6 @@ def lock_message(locked_until: datetime, now: datetime) -> str:
     )
 
 
-def is_locked(account: Account, now: datetime) -> bool:
-    return bool(account.locked_until and account.locked_until > now)
-
-
 def authenticate(email: str, password: str) -> Account:
     """The account for a correct email and password that may log in; LoginRefused otherwise."""
     now = utcnow()
@@ -57,7 +53,7 @@ def authenticate(email: str, password: str) -> Account:
         check_password_hash(_dummy_password_hash(), password or "")
         raise LoginRefused(LOGIN_INCORRECT)
     correct = check_password_hash(account.password_hash, password or "")
-    if is_locked(account, now):
+    if account.locked_until and account.locked_until > now:
         raise LoginRefused(lock_message(account.locked_until, now))
     if not correct:
         locked_until = count_failure(account, now)
@@ -124,7 +120,7 @@ def change_password(account: Account, current: str, new: str) -> None:
     as guessing at the login form does."""
     now = utcnow()
     correct = check_password_hash(account.password_hash, current or "")
-    if is_locked(account, now):
+    if account.locked_until and account.locked_until > now:
         raise PasswordChangeError(lock_message(account.locked_until, now), field="current")
     if not correct:
         locked_until = count_failure(account, now)

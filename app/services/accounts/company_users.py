@@ -10,7 +10,7 @@ from app.services.accounts.rules import AccountNotFound
 from app.services.accounts.sessions import end_all_sessions
 
 
-def company_users_page(developer: Developer, page: int, per_page: int):  # noqa: ANN201
+def company_users_page(developer: Developer, page: int, per_page: int):
     """One page of the developer's company users, newest first (a Flask-SQLAlchemy Pagination)."""
     query = (
         select(User)

@@ -8,6 +8,7 @@ PASSWORD_RESET_MAX_AGE seconds; the reset ends every session of the account.
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from flask import current_app
 
@@ -51,7 +52,8 @@ def account_for_reset(token: str) -> Account:
         max_age=current_app.config["PASSWORD_RESET_MAX_AGE"],
     )
     account_class = ACCOUNT_CLASSES.get(payload.get("role", ""))
-    account = db.session.get(account_class, payload.get("id")) if account_class else None
+    found = db.session.get(account_class, payload.get("id")) if account_class else None
+    account = cast("Account | None", found)
     if account is None or not tokens.issued_for(account, payload):
         raise TokenError("This link points at an account that no longer exists.")
     if tokens.password_fingerprint(account) != payload.get("password"):

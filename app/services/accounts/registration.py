@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -180,8 +180,8 @@ def register_developer(
         db.session.commit()
     except IntegrityError as error:  # a parallel sign-up won the race
         db.session.rollback()
-        company = db.session.get(Company, company.id)
-        if company is not None and company.developer is not None:
+        current = db.session.get(Company, company.id)
+        if current is not None and current.developer is not None:
             raise _developer_exists_error() from error
         _address_in_use(email, password, links)
         return answer
@@ -251,7 +251,8 @@ def _verify_company(payload: dict[str, Any]) -> Outcome:
 
 def _verify_account(payload: dict[str, Any]) -> Outcome:
     account_class = ACCOUNT_CLASSES.get(payload.get("role", ""))
-    account = db.session.get(account_class, payload.get("id")) if account_class else None
+    found = db.session.get(account_class, payload.get("id")) if account_class else None
+    account = cast("Account | None", found)
     if account is None or not tokens.issued_for(account, payload):
         raise TokenError("This link points at an account that no longer exists.")
     was_active = account.is_active

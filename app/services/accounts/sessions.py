@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -25,7 +26,7 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _owned_by(account: Account):  # noqa: ANN202 - a SQL condition
+def _owned_by(account: Account):
     if isinstance(account, Developer):
         return LoginSession.developer_id == account.id
     return LoginSession.user_id == account.id
@@ -56,14 +57,14 @@ def load_account_from_session(session_id: str) -> Developer | User | None:
     try:
         role, account_id, version, key = session_id.split(":")
         account_class = ACCOUNT_CLASSES[role]
-        account = db.session.get(account_class, int(account_id))
+        account = cast("Account | None", db.session.get(account_class, int(account_id)))
     except (ValueError, KeyError):
         return None
     if account is None or account.session_version != int(version) or not account.is_active:
         return None
-    found = db.session.scalar(
+    found = db.session.execute(
         select(LoginSession.id).where(_owned_by(account), LoginSession.key_hash == _key_hash(key))
-    )
+    ).scalar_one_or_none()
     if found is None:
         return None
     account.session_key = key

@@ -91,7 +91,7 @@ def read_plain_pickle(data: bytes) -> Any:
     """Unpickle `data` without running anything (UnsafeMetadata if it names any global)."""
     try:
         return _PlainUnpickler(io.BytesIO(data)).load()
-    except Exception as error:  # noqa: BLE001 - a damaged pickle raises many types
+    except Exception as error:
         raise UnsafeMetadata(
             "The model's metadata file is not in the expected format, so it will not be used."
         ) from error

@@ -27,7 +27,7 @@ _SALT = "model-files-manifest"
 _LOCK_NAME = ".manifest.lock"
 
 
-def _serializer() -> Serializer:
+def _serializer() -> Serializer[str]:
     return Serializer(current_app.config["SECRET_KEY"], salt=_SALT)
 
 

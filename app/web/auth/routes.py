@@ -58,7 +58,7 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _home_of(account) -> str:  # noqa: ANN001 - a Developer or a User
+def _home_of(account) -> str:
     return url_for(f"{account.role}.home")
 
 
@@ -72,7 +72,9 @@ def register_company():
     form = CompanyRegistrationForm()
     if form.validate_on_submit():
         try:
-            company = accounts.register_company(form.name.data, form.email.data, email_links)
+            company = accounts.register_company(
+                form.name.data or "", form.email.data or "", email_links
+            )
         except accounts.RegistrationError as error:
             field_for_error(form, error)
         else:
@@ -94,16 +96,16 @@ def company_registered():
     return render_template("auth/company_registered.html", company=company)
 
 
-def _register_account(role: str):  # noqa: ANN202 - a response
+def _register_account(role: str):
     form = AccountRegistrationForm()
     register = accounts.register_developer if role == "developer" else accounts.register_user
     if form.validate_on_submit():
         try:
             sign_up = register(
-                form.company_id.data,
-                form.name.data,
-                form.email.data,
-                form.password.data,
+                form.company_id.data or "",
+                form.name.data or "",
+                form.email.data or "",
+                form.password.data or "",
                 email_links,
             )
         except accounts.RegistrationError as error:
@@ -142,7 +144,7 @@ def register_user():
 # --- Emailed links ------------------------------------------------------------------------------
 
 
-def _token_problem(error: accounts.TokenError):  # noqa: ANN202 - a response
+def _token_problem(error: accounts.TokenError):
     return render_template("auth/token_error.html", error=error, form=ResendForm()), 400
 
 
@@ -179,7 +181,7 @@ def approve(token: str):
 def resend():
     form = ResendForm()
     if form.validate_on_submit():
-        accounts.resend_verification(form.email.data, email_links)
+        accounts.resend_verification(form.email.data or "", email_links)
         flash(
             "If anything at that address is waiting for confirmation, a new email is on its way. "
             "Use the link in the newest email.",
@@ -202,7 +204,7 @@ def login():
     missing_steps: list[str] = []
     if form.validate_on_submit():
         try:
-            account = accounts.authenticate(form.email.data, form.password.data)
+            account = accounts.authenticate(form.email.data or "", form.password.data or "")
         except accounts.LoginRefused as error:
             form.form_errors.append(error.message)
             missing_steps = error.missing_steps
@@ -233,7 +235,7 @@ def logout_everywhere():
     return redirect(url_for("auth.account"))
 
 
-def _account_page(password_form: PasswordChangeForm, status: int = 200):  # noqa: ANN202
+def _account_page(password_form: PasswordChangeForm, status: int = 200):
     return render_template(
         "auth/account.html",
         form=password_form,
@@ -258,7 +260,7 @@ def password():
     if form.validate_on_submit():
         account = current_user._get_current_object()
         try:
-            accounts.change_password(account, form.current.data, form.new.data)
+            accounts.change_password(account, form.current.data or "", form.new.data or "")
         except accounts.PasswordChangeError as error:
             field_for_error(form, error)
         else:
@@ -279,9 +281,10 @@ def password():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        accounts.request_password_reset(form.email.data, email_links)
+        email = accounts.normalize_email(form.email.data or "")
+        accounts.request_password_reset(email, email_links)
         flash(
-            f"If {accounts.normalize_email(form.email.data)} belongs to an account, a link to "
+            f"If {email} belongs to an account, a link to "
             "choose a new password is on its way: check your mail.",
             "info",
         )
@@ -297,7 +300,7 @@ def reset_password(token: str):
     try:
         if form.validate_on_submit():
             try:
-                accounts.reset_password(token, form.password.data)
+                accounts.reset_password(token, form.password.data or "")
             except accounts.PasswordChangeError as error:
                 field_for_error(form, error)
             else:
@@ -318,7 +321,7 @@ def reset_password(token: str):
     return _no_referrer(page), 400 if form.errors else 200
 
 
-def _no_referrer(body: str):  # noqa: ANN202 - a response
+def _no_referrer(body: str):
     """The page's URL carries a token: links from it must not pass the URL on."""
     response = make_response(body)
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -33,6 +33,16 @@ MAIN_PREFIXES = tuple(ns + "}" for ns in MAIN_NS)
 class ExactParsing:
     """The expat half of `SheetReader`."""
 
+    prefix: bytes
+    nsdecls: bytes
+    name: str
+
+    def _render(self, t: str, s: str, v: str) -> str:
+        raise NotImplementedError
+
+    def _text(self, s: str) -> str:
+        raise NotImplementedError
+
     def exact(self, chunk: bytes, wrapped=False):
         if not wrapped:
             p = self.prefix
@@ -55,14 +65,14 @@ class ExactParsing:
         text_cap = self._text
         depth = 0
         skip = 0  # depth at which an ignored subtree (foreign ns, rPh) started
-        row = None
+        row: dict[int, str] | None = None
         prev = -1
         cell = None  # (col, t, s)
         mode = 0  # 1: inside <v>, 2: inside <is>...<t>
         in_is = False
         has_v = has_is = False
-        vbuf = []
-        tbuf = []
+        vbuf: list[str] = []
+        tbuf: list[str] = []
 
         def start(tag, attrs):
             nonlocal depth, skip, row, prev, cell, mode, in_is, has_v, has_is, vbuf, tbuf
@@ -127,7 +137,8 @@ class ExactParsing:
                     val = render(t, s, v) if v else ""
                 else:
                     val = ""
-                row[c] = val
+                if row is not None:
+                    row[c] = val
             elif code == 1 and depth == 2:
                 if row:
                     rows.append(row)

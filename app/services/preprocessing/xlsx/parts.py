@@ -69,8 +69,8 @@ class MiniTree:
 
     def __init__(self, data: bytes, name: str):
         no_doctype(data, name)
-        self.items = []
-        self.text = []
+        self.items: list[tuple[int, str, str, dict[str, str]]] = []
+        self.text: list[str] = []
         depth = [0]
         p = xml.parsers.expat.ParserCreate(namespace_separator="}")
 

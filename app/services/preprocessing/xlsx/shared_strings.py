@@ -93,7 +93,7 @@ class SharedStrings:
         self._exact_chunk(chunk)
 
     def _exact_si(self, inner: str) -> str:
-        res = []
+        res: list[str] = []
         self._exact(
             (
                 f"<{self.p}sst {self.nsdecls.decode()}>"
@@ -106,7 +106,7 @@ class SharedStrings:
         return res[0]
 
     def _exact_chunk(self, chunk: bytes):
-        res = []
+        res: list[str] = []
         self._exact(
             b"<"
             + self.p.encode()
@@ -125,7 +125,7 @@ class SharedStrings:
     def _exact(self, data: bytes, res: list):
         p = expat_parser(self.name)
         stack = []
-        buf = []
+        buf: list[str] = []
         skip = [0]
 
         def start(tag, attrs):

@@ -173,6 +173,8 @@ class SheetReader(ExactParsing):
             for piece in pieces:
                 if not piece.startswith(row_open):
                     m = lead_match(piece)
+                    if m is None:
+                        raise NeedExact()
                     k = m.end()
                     lt += piece.count("<", 0, k)
                     piece = piece[k:]
@@ -182,7 +184,7 @@ class SheetReader(ExactParsing):
                 if gt < 0 or piece[gt - 1] == "/" or piece[ro_len] not in " \t\r\n>":
                     raise NeedExact()
                 inner = piece[gt + 1 :]
-                out = [] if ncols is None else blank[:]
+                out = [] if ncols is None or blank is None else blank[:]
                 cells = canon_findall(inner)
                 n4 = 4 * len(cells)
                 if inner.count("<") == n4:
