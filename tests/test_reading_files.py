@@ -220,3 +220,37 @@ def test_a_utf8_bom_still_reads(sample, tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes(codecs.BOM_UTF8 + sample.to_csv(index=False).encode())
     assert list(load_upload(path, "csv").customer_ids) == list(sample["customerID"])
+
+
+def test_the_workbook_reader_gives_the_same_rows_through_its_exact_parser(tmp_path):
+    """Rich text, dates, booleans and shared strings; then the same sheet with an XML comment
+    in every chunk, which sends it through the expat parser: the rows are the same."""
+    import datetime
+    import zipfile
+
+    from app.services.preprocessing.xlsx import iter_xlsx_rows
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["customerID", "joined", "active", "note", "amount"])
+    sheet.append(["00123", datetime.date(2020, 1, 2), True, "a & b <c>", 29.850000000000001])
+    sheet.append(["1E3", datetime.datetime(2021, 5, 6, 7, 8, 9), False, "  spaced  ", 1e20])
+    plain = tmp_path / "plain.xlsx"
+    workbook.save(plain)
+    header, rows = iter_xlsx_rows(plain)
+    expected = [
+        ["00123", "2020-01-02", "TRUE", "a & b <c>", "29.85"],
+        ["1E3", "2021-05-06 07:08:09", "FALSE", "  spaced  ", "1E+20"],
+    ]
+    assert header == ["customerID", "joined", "active", "note", "amount"]
+    assert list(rows) == expected
+
+    commented = tmp_path / "commented.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(commented, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</row>", b"<!-- a note --></row>")
+            target.writestr(item, data)
+    header, rows = iter_xlsx_rows(commented)
+    assert list(rows) == expected
