@@ -1,4 +1,4 @@
-"""The database schema: nine tables as SQLAlchemy 2.0 typed models.
+"""The database schema: ten tables as SQLAlchemy 2.0 typed models.
 
 The migrations in `migrations/` are generated from these classes and are the only way the schema
 reaches a database. Paths stored here are relative to the configured storage roots.
@@ -124,8 +124,15 @@ class AccountMixin(TimestampMixin, UserMixin):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
 
+    # The key of the login session this object was loaded for (not a column: sessions live in
+    # `login_sessions`); Flask-Login stores get_id() in the session and remember cookies.
+    if TYPE_CHECKING:
+        session_key: str | None
+    session_key = None  # set by the session loader (a plain attribute, not a column)
+
     def get_id(self) -> str:
-        return f"{self.role}:{self.id}:{self.session_version}"
+        base = f"{self.role}:{self.id}:{self.session_version}"
+        return f"{base}:{self.session_key}" if self.session_key else base
 
     @property
     def is_developer(self) -> bool:
@@ -159,6 +166,25 @@ class User(AccountMixin, ModelBase):
     @property
     def is_active(self) -> bool:
         return bool(self.is_enabled and self.email_verified_at)
+
+
+class LoginSession(TimestampMixin, ModelBase):
+    """One browser's login: logging out deletes its row, so a copy of its cookies stops working
+    while the account's other sessions go on. Only a hash of the key in the cookie is kept."""
+
+    __tablename__ = "login_sessions"
+    __table_args__ = (
+        CheckConstraint("(developer_id IS NULL) <> (user_id IS NULL)", name="one_account"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    developer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("developers.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
 
 
 class ModelType(TimestampMixin, ModelBase):

@@ -76,9 +76,12 @@ def make_user(company: Company | None = None, verified: bool = True) -> User:
 
 
 def log_in(client: FlaskClient, account: Developer | User) -> FlaskClient:
-    """Put `account` in the client's session, as a successful login would."""
+    """Put `account` in the client's session, as a successful login would (a session row
+    included)."""
+    from app.services.accounts import open_session
+
     with client.session_transaction() as session:
-        session["_user_id"] = account.get_id()
+        session["_user_id"] = open_session(account).get_id()
         session["_fresh"] = True
     return client
 

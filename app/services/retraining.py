@@ -209,7 +209,7 @@ def _train_and_register(run: Model, combined: Dataset, written: list[Path]) -> M
     written.extend([model_path, metadata_path])
     result.metadata["version"] = version
     result.metadata["training_dataset"] = combined.path
-    digest = training.save_model(result, model_path, metadata_path)
+    digest = training.save_model(result, model_path, metadata_path).sha256
     run.version = version
     run.file_path = model_relative
     run.file_sha256 = digest

@@ -58,6 +58,14 @@ def deactivate_user(user_id: int):
     return redirect(url_for("developer.users"))
 
 
+@bp.post("/users/<int:user_id>/reactivate")
+@role_required("developer")
+def reactivate_user(user_id: int):
+    user = accounts.reactivate_user(current_user, user_id)
+    flash(f"{user.name} is active again and can log in.", "success")
+    return redirect(url_for("developer.users"))
+
+
 # Retraining ------------------------------------------------------------------------------------
 
 
