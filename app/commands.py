@@ -40,7 +40,7 @@ def register(app: Flask) -> None:
         """Mark rows whose job is gone as failed and remove files no row references."""
         from app.services import sweep
 
-        app_object = current_app._get_current_object()
+        app_object = current_app._get_current_object()  # type: ignore[attr-defined]
         if every is not None:
             click.echo(f"Sweeping every {every} s (Ctrl-C stops).")
             sweep.run_periodically(app_object, every)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -27,6 +27,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+
+if TYPE_CHECKING:  # Flask-SQLAlchemy builds db.Model at run time from this declarative base
+    from app.extensions import Base as ModelBase
+else:
+    ModelBase = db.Model
 
 # Ids are 32-bit integers on every database; a larger number in a URL cannot name a row.
 MAX_ID = 2**31 - 1
@@ -57,6 +62,9 @@ def work_status_check() -> CheckConstraint:
 class QueuedWorkMixin:
     """The columns and words of queued work, shared by models (retrain runs) and predictions."""
 
+    id: Mapped[int]
+    updated_at: Mapped[datetime]
+
     status: Mapped[str] = mapped_column(String(20), default=WorkStatus.DONE)
     progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
     error: Mapped[str | None] = mapped_column(Text)
@@ -86,7 +94,7 @@ class TimestampMixin:
     )
 
 
-class Company(TimestampMixin, db.Model):
+class Company(TimestampMixin, ModelBase):
     __tablename__ = "companies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,15 +124,22 @@ class AccountMixin(TimestampMixin, UserMixin):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
 
+    # The key of the login session this object was loaded for (not a column: sessions live in
+    # `login_sessions`); Flask-Login stores get_id() in the session and remember cookies.
+    if TYPE_CHECKING:
+        session_key: str | None
+    session_key = None  # set by the session loader (a plain attribute, not a column)
+
     def get_id(self) -> str:
-        return f"{self.role}:{self.id}:{self.session_version}"
+        base = f"{self.role}:{self.id}:{self.session_version}"
+        return f"{base}:{self.session_key}" if self.session_key else base
 
     @property
     def is_developer(self) -> bool:
         return self.role == "developer"
 
 
-class Developer(AccountMixin, db.Model):
+class Developer(AccountMixin, ModelBase):
     __tablename__ = "developers"
     role = "developer"
 
@@ -139,7 +154,7 @@ class Developer(AccountMixin, db.Model):
         return bool(self.is_enabled and self.email_verified_at and self.approved_at)
 
 
-class User(AccountMixin, db.Model):
+class User(AccountMixin, ModelBase):
     __tablename__ = "users"
     role = "user"
 
@@ -153,7 +168,26 @@ class User(AccountMixin, db.Model):
         return bool(self.is_enabled and self.email_verified_at)
 
 
-class ModelType(TimestampMixin, db.Model):
+class LoginSession(TimestampMixin, ModelBase):
+    """One browser's login: logging out deletes its row, so a copy of its cookies stops working
+    while the account's other sessions go on. Only a hash of the key in the cookie is kept."""
+
+    __tablename__ = "login_sessions"
+    __table_args__ = (
+        CheckConstraint("(developer_id IS NULL) <> (user_id IS NULL)", name="one_account"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    developer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("developers.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+
+
+class ModelType(TimestampMixin, ModelBase):
     __tablename__ = "modeltypes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,7 +197,7 @@ class ModelType(TimestampMixin, db.Model):
     retrainable: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Dataset(TimestampMixin, db.Model):
+class Dataset(TimestampMixin, ModelBase):
     """A data file on disk. Combined data sets record the two data sets they came from."""
 
     __tablename__ = "datasets"
@@ -199,7 +233,7 @@ class Dataset(TimestampMixin, db.Model):
     )
 
 
-class Model(QueuedWorkMixin, TimestampMixin, db.Model):
+class Model(QueuedWorkMixin, TimestampMixin, ModelBase):
     """A trained model of a company: a default (v1) or a retrained version, or a retrain run.
 
     A retrain run is a row from the moment it is queued, so its status survives restarts; it
@@ -257,7 +291,7 @@ class Model(QueuedWorkMixin, TimestampMixin, db.Model):
         self.file_sha256 = None
 
 
-class ModelMetric(TimestampMixin, db.Model):
+class ModelMetric(TimestampMixin, ModelBase):
     __tablename__ = "modelmetrics"
     __table_args__ = (UniqueConstraint("model_id", "name"),)
 
@@ -269,7 +303,7 @@ class ModelMetric(TimestampMixin, db.Model):
     model: Mapped[Model] = relationship(back_populates="metrics")
 
 
-class ModelDeployment(TimestampMixin, db.Model):
+class ModelDeployment(TimestampMixin, ModelBase):
     """A model made available to a company's users; withdrawing keeps the row, inactive."""
 
     __tablename__ = "modeldeployments"
@@ -286,7 +320,7 @@ class ModelDeployment(TimestampMixin, db.Model):
     model: Mapped[Model] = relationship()
 
 
-class Prediction(QueuedWorkMixin, TimestampMixin, db.Model):
+class Prediction(QueuedWorkMixin, TimestampMixin, ModelBase):
     __tablename__ = "predictions"
     __table_args__ = (
         Index("ix_predictions_company_created", "company_id", "created_at"),
@@ -323,7 +357,7 @@ class Prediction(QueuedWorkMixin, TimestampMixin, db.Model):
         return person.name if person else "—"
 
 
-class ApiToken(TimestampMixin, db.Model):
+class ApiToken(TimestampMixin, ModelBase):
     """A named API token of a company's developer, for the company's own pipelines.
 
     Only the token's SHA-256 is stored (the token itself is shown once, when it is created);

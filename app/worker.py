@@ -28,7 +28,7 @@ class SweepingWorker(Worker):
         try:
             with self.app.app_context():
                 sweep.sweep(self.app)
-        except Exception:  # noqa: BLE001 - the sweep must never stop the worker
+        except Exception:
             log.exception("The sweep failed; it runs again in %s s", self.maintenance_interval)
         super().run_maintenance_tasks()
 

@@ -33,21 +33,21 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import stack  # noqa: E402
+import stack
 
 DATABASE = "churnbuster_faults"
 PREDICTION_ROWS = 200_000
 TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
-def build_app(env: dict[str, str]):  # noqa: ANN201 - a Flask app
+def build_app(env: dict[str, str]):
     os.environ.update(env)
     from app import create_app
 
     return create_app()
 
 
-def seed(app) -> int:  # noqa: ANN001
+def seed(app) -> int:
     from app.extensions import db
     from app.schema import Company, Developer, utcnow
     from app.services.environment import initialize_developer_environment
@@ -68,7 +68,7 @@ def seed(app) -> int:  # noqa: ANN001
         return developer.id
 
 
-def problems(app) -> list[str]:  # noqa: ANN001
+def problems(app) -> list[str]:
     """What is not consistent now (empty when everything is)."""
     from sqlalchemy import select
 
@@ -108,7 +108,7 @@ def problems(app) -> list[str]:  # noqa: ANN001
     return found
 
 
-def row_state(app, table_name: str, row_id: int) -> tuple[str, int]:  # noqa: ANN001
+def row_state(app, table_name: str, row_id: int) -> tuple[str, int]:
     from app.extensions import db
     from app.schema import Model, Prediction
 
@@ -120,7 +120,7 @@ def row_state(app, table_name: str, row_id: int) -> tuple[str, int]:  # noqa: AN
     return state
 
 
-def wait(condition, timeout: float, what: str):  # noqa: ANN001, ANN201
+def wait(condition, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -130,7 +130,7 @@ def wait(condition, timeout: float, what: str):  # noqa: ANN001, ANN201
     raise SystemExit(f"Gave up waiting for {what} after {timeout} s")
 
 
-def fault(app, env, out, name: str, start_job, running) -> float:  # noqa: ANN001
+def fault(app, env, out, name: str, start_job, running) -> float:
     """Start a job, kill its worker once `running(row_id)`, time until consistent."""
     with stack.process(stack.worker(), env, out / f"worker-{name}.log") as worker:
         row_id = start_job()

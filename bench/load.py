@@ -37,7 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import stack  # noqa: E402
+import stack
 
 DATABASE = "churnbuster_bench"
 PASSWORD = "bench password 2024!"  # noqa: S105 - the benchmark accounts' password
@@ -202,7 +202,7 @@ class VirtualUser:
         self.connection.close()
 
 
-def run_all(tasks) -> None:  # noqa: ANN001 - callables
+def run_all(tasks) -> None:
     threads = [threading.Thread(target=task) for task in tasks]
     for thread in threads:
         thread.start()

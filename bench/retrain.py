@@ -23,18 +23,19 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from werkzeug.datastructures import FileStorage  # noqa: E402
-from werkzeug.security import generate_password_hash  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
+from werkzeug.datastructures import FileStorage
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
-from app import create_app  # noqa: E402
-from app.extensions import db  # noqa: E402
-from app.schema import Company, Developer, Model, utcnow  # noqa: E402
-from app.services import jobs, retraining  # noqa: E402
-from app.services.database import upgrade_database  # noqa: E402
-from app.services.environment import initialize_developer_environment  # noqa: E402
-from app.services.original_data import provision_original_dataset  # noqa: E402
-from app.services.registry import ensure_default_model_files  # noqa: E402
+from app import create_app
+from app.extensions import db
+from app.schema import Company, Developer, Model, utcnow
+from app.services import jobs, retraining
+from app.services.accounts import open_session
+from app.services.database import upgrade_database
+from app.services.environment import initialize_developer_environment
+from app.services.original_data import provision_original_dataset
+from app.services.registry import ensure_default_model_files
 
 UPLOAD_ROWS = 1_000
 REPEATED_IDS = 50
@@ -108,7 +109,8 @@ def main() -> None:
         db.session.commit()
         initialize_developer_environment(developer)
         serializer = app.session_interface.get_signing_serializer(app)
-        session = serializer.dumps({"_user_id": developer.get_id(), "_fresh": True})
+        session_id = open_session(developer).get_id()
+        session = serializer.dumps({"_user_id": session_id, "_fresh": True})
         cookie = f"{app.config['SESSION_COOKIE_NAME']}={session}"
         data = upload_bytes(original)
 

@@ -27,6 +27,9 @@ from tests.mail_server import MailServer
 UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 TRAINING_SAMPLE_ROWS = 1500
+# One key for every test process: the default model files are trained once and cached between
+# runs, and their manifest is signed with the key of the app that wrote them.
+TEST_SECRET_KEY = "tests-only-secret-key-" + "0" * 42
 SMALL_ORIGINAL_ROWS = 400
 
 
@@ -59,6 +62,7 @@ def _training_key(original_dataset: Path) -> str:
     for package in ("training", "preprocessing"):
         for source in sorted((services / package).glob("*.py")):
             digest.update(source.read_bytes())
+    digest.update((services / "registry.py").read_bytes())
     return digest.hexdigest()[:24]
 
 
@@ -72,6 +76,7 @@ def default_models_dir(request, tmp_path_factory, original_dataset) -> Path:
         staging = Path(tempfile.mkdtemp(dir=cache, prefix=".training-"))
         app = create_app(
             "testing",
+            SECRET_KEY=TEST_SECRET_KEY,
             MODELS_ROOT=str(staging),
             DATASETS_ROOT=str(staging / "datasets"),
             CACHE_DIR=str(staging / "cache"),
@@ -154,6 +159,7 @@ def build_app(
         if not link.exists():
             link.symlink_to(default_models, target_is_directory=True)
     config = {
+        "SECRET_KEY": TEST_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MODELS_ROOT": str(tmp_path / "models"),
         "DATASETS_ROOT": str(tmp_path / "datasets"),

@@ -145,7 +145,7 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60) -> N
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
-def wait_until(condition, timeout: float = 60, interval: float = 0.1, what: str = "it"):  # noqa: ANN001, ANN201
+def wait_until(condition, timeout: float = 60, interval: float = 0.1, what: str = "it"):
     """Poll `condition()` until it returns something truthy; return that."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

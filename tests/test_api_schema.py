@@ -94,10 +94,10 @@ def _upload(client, data: bytes, model: str = "Logistic Regression"):
 
 @SCHEMA.auth()
 class BearerToken:
-    def get(self, case, ctx):  # noqa: ANN001, ANN201
+    def get(self, case, ctx):
         return TOKEN
 
-    def set(self, case, data, ctx):  # noqa: ANN001
+    def set(self, case, data, ctx):
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 

@@ -56,8 +56,11 @@ def create_token(developer: Developer, name: str | None) -> tuple[ApiToken, str]
         raise TokenRefused("Please give the token a name, e.g. the pipeline that uses it.", "name")
     if len(name) > NAME_MAX:
         raise TokenRefused(f"The name is too long (at most {NAME_MAX} characters).", "name")
-    active = db.session.scalar(
-        select(func.count(ApiToken.id)).filter_by(developer_id=developer.id, revoked_at=None)
+    active = (
+        db.session.scalar(
+            select(func.count(ApiToken.id)).filter_by(developer_id=developer.id, revoked_at=None)
+        )
+        or 0
     )
     if active >= MAX_ACTIVE_TOKENS:
         raise TokenRefused(

@@ -128,7 +128,7 @@ def roc_comparison_png(models: Sequence[Model], highlight: Model | None = None) 
     def draw(axes: Axes) -> None:
         axes.plot([0, 1], [0, 1], linestyle=":", color=CHANCE, label="Chance")
         for index, model in enumerate(shown):
-            curve = model.details["roc_curve"]
+            curve = (model.details or {})["roc_curve"]
             auc = model.metric("AUC")
             bold = model.id == highlight_id
             faded = highlight_id is not None and not bold

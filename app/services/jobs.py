@@ -110,7 +110,7 @@ def enqueue(name: str, *args: Any) -> str:
     """Queue job `name`; returns a job id to store on the row the job works on.
 
     Raises QueueUnavailable when the RQ back end's Redis does not answer."""
-    app = current_app._get_current_object()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     backend = app.config["JOB_BACKEND"]
     if backend == "rq":
         from redis.exceptions import RedisError
@@ -179,7 +179,7 @@ def wait_for_idle(app: Flask, timeout: float = 120) -> None:
         marker.result(timeout=timeout)
 
 
-def redis_connection(app: Flask, for_worker: bool = False):  # noqa: ANN201 - redis.Redis
+def redis_connection(app: Flask, for_worker: bool = False):
     """A connection to REDIS_URL. The web's connections give up within seconds when Redis does
     not answer; a worker's are left to RQ, which sets its own timeouts for blocking reads."""
     from redis import Redis

@@ -13,8 +13,9 @@ import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar, cast
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import CursorResult, inspect, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from app.extensions import db
@@ -32,7 +33,7 @@ UNQUEUED_GRACE = timedelta(minutes=2)
 MISSING_GRACE = timedelta(minutes=1)
 # Recording a failure survives a database that restarts: tried again for about ten seconds.
 FAILURE_RETRY_DELAYS = (0.5, 1, 2, 3, 4)
-WORK_TABLES: tuple[type[Model] | type[Prediction], ...] = (Model, Prediction)
+WORK_TABLES: tuple[type[QueuedWorkMixin], ...] = (Model, Prediction)
 
 
 def failure_message(error: BaseException) -> str:
@@ -42,7 +43,10 @@ def failure_message(error: BaseException) -> str:
     return UNEXPECTED
 
 
-def queue_job(row: QueuedWorkMixin, job_name: str) -> QueuedWorkMixin:
+Work = TypeVar("Work", bound=QueuedWorkMixin)
+
+
+def queue_job(row: Work, job_name: str) -> Work:
     """Queue job `job_name` for the committed `row` and store its job id (commits).
 
     When the queue does not answer, the row is failed with a message that says so (it is never
@@ -50,7 +54,7 @@ def queue_job(row: QueuedWorkMixin, job_name: str) -> QueuedWorkMixin:
     try:
         row.job_id = jobs.enqueue(job_name, row.id)
     except jobs.QueueUnavailable as error:
-        return mark_failed(row, error.message) or row
+        return cast(Work, mark_failed(row, error.message) or row)
     db.session.commit()
     return row
 
@@ -159,7 +163,7 @@ def recover_interrupted(
     meanwhile keeps its result. A database not created yet is tolerated: nothing to repair.
     """
     try:
-        rows = [
+        rows: list[QueuedWorkMixin] = [
             row
             for table in WORK_TABLES
             for row in db.session.scalars(select(table).where(table.status.in_(IN_PROGRESS)))
@@ -183,7 +187,7 @@ def recover_interrupted(
 def _fail_if_unchanged(row: QueuedWorkMixin, now: datetime) -> bool:
     table = type(row)
     try:
-        changed = db.session.execute(
+        result = db.session.execute(
             update(table)
             .where(
                 table.id == row.id,
@@ -192,7 +196,8 @@ def _fail_if_unchanged(row: QueuedWorkMixin, now: datetime) -> bool:
             )
             .values(status=WorkStatus.FAILED, error=INTERRUPTED, finished_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
+        changed = cast(CursorResult, result).rowcount
         if changed:
             db.session.refresh(row)
             row.forget_result()

@@ -88,7 +88,7 @@ def thread_job_state(job_id: str) -> JobState:
     return JobState.ALIVE if _pid_alive(pid) else JobState.GONE
 
 
-def _worker_state(worker) -> JobState:  # noqa: ANN001 - rq.Worker
+def _worker_state(worker) -> JobState:
     """The state of a started job by the worker that runs it (found in Redis)."""
     if worker is None or worker.death_date is not None:
         return JobState.GONE
@@ -103,7 +103,7 @@ def _worker_state(worker) -> JobState:  # noqa: ANN001 - rq.Worker
     return JobState.UNKNOWN
 
 
-def _rq_job_state(job_id: str, connection) -> JobState:  # noqa: ANN001 - redis.Redis
+def _rq_job_state(job_id: str, connection) -> JobState:
     from rq import Worker
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus

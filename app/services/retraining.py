@@ -187,6 +187,7 @@ def _train_and_register(run: Model, combined: Dataset, written: list[Path]) -> M
     def progress(step: str, percent: int) -> None:  # training's 0–100 maps onto 15–85
         _set_step(run, step, 15 + percent * 70 // 100)
 
+    assert prepared.target is not None  # require_target=True
     _set_step(run, "Training", 20)
     result = training.train(
         training.build_retrain_pipeline(),
@@ -197,6 +198,8 @@ def _train_and_register(run: Model, combined: Dataset, written: list[Path]) -> M
     )
     _set_step(run, "Saving", 90)
     company = db.session.get(Company, run.company_id)
+    if company is None:
+        raise RetrainError("The company of this run no longer exists.")
     version = next_version(company.id)
     model_relative = storage.retrained_model_path(company.public_id, version)
     model_path = storage.model_file(model_relative)
@@ -206,7 +209,7 @@ def _train_and_register(run: Model, combined: Dataset, written: list[Path]) -> M
     written.extend([model_path, metadata_path])
     result.metadata["version"] = version
     result.metadata["training_dataset"] = combined.path
-    digest = training.save_model(result, model_path, metadata_path)
+    digest = training.save_model(result, model_path, metadata_path).sha256
     run.version = version
     run.file_path = model_relative
     run.file_sha256 = digest

@@ -131,6 +131,11 @@ def new_dataset_path(area: str, extension: str) -> str:
     return f"{area}/{uuid.uuid4().hex}.{extension}"
 
 
+def default_models_folder() -> Path:
+    """The folder of the default model files, shared by every company (and their manifest)."""
+    return model_file("default_models")
+
+
 def default_model_path(key: str, metadata: bool = False) -> str:
     return f"default_models/{key}{'_metadata' if metadata else ''}.pkl"
 

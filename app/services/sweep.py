@@ -70,7 +70,7 @@ class SweepReport:
 
 def sweep(app: Flask | None = None) -> SweepReport:
     """One pass of the sweep in the current app context (see the module docstring)."""
-    app = app or current_app._get_current_object()
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     config = app.config
     report = SweepReport()
     now = utcnow()
@@ -85,7 +85,7 @@ def sweep(app: Flask | None = None) -> SweepReport:
     for what, step in steps:
         try:
             step()
-        except Exception as error:  # noqa: BLE001 - one step's trouble must not stop the others
+        except Exception as error:
             db.session.rollback()
             log.warning("Sweep: %s failed: %s", what, error)
             report.problems.append(f"{what}: {error}")
@@ -212,6 +212,8 @@ def _referenced_dataset_tokens() -> set[str]:
 def _registered_model_files() -> set[str]:
     files: set[str] = set()
     for path in db.session.scalars(select(Model.file_path).where(Model.file_path.is_not(None))):
+        if not path:
+            continue
         files.add(path)
         files.add(path.removesuffix(".pkl") + "_metadata.pkl")
     return files

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wrappers import Response as BaseResponse
 
 from app.services import storage
 from app.services.errors import DomainError, NotFound
@@ -45,7 +46,7 @@ def _page(title: str, message: str, code: int) -> tuple[str, int]:
     return render_template("errors/error.html", title=title, message=message, code=code), code
 
 
-def _json(message: str, code: int, base: Response | None = None) -> Response:
+def _json(message: str, code: int, base: BaseResponse | None = None) -> BaseResponse:
     response = base if base is not None else jsonify()
     response.set_data(jsonify(error=message).get_data())
     response.content_type = "application/json"
@@ -90,9 +91,10 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException):
         code = error.code or 500
         title, message = MESSAGES.get(code, (error.name, error.description))
+        text = message or error.description or error.name
         if _is_api():
-            return _json(error.description or message, code, error.get_response())
-        return _page(title, message, code)
+            return _json(error.description or text, code, error.get_response())
+        return _page(title, text, code)
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

@@ -23,5 +23,5 @@ def index():
 @public
 def healthz():
     """Each dependency's state; 503 when one that this configuration needs is down."""
-    report = health.check(current_app._get_current_object())
+    report = health.check(current_app._get_current_object())  # type: ignore[attr-defined]
     return report.as_json(), 200 if report.ok else 503

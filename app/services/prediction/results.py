@@ -65,11 +65,14 @@ def _labels(probability: np.ndarray) -> np.ndarray:
 class ResultWriters:
     """Writes the CSV (pyarrow, streamed) and, for Excel uploads, the .xlsx, atomically."""
 
-    def __init__(self, columns: list[str], targets: Mapping[str, Path]) -> None:
+    def __init__(
+        self, columns: list[str], targets: Mapping[str, Path], number_columns: Iterable[str] = ()
+    ) -> None:
         self.columns = columns
         self.targets = targets
-        self._csv = None
-        self._xlsx = None
+        self.number_columns = set(number_columns)
+        self._csv: _CsvResult | None = None
+        self._xlsx: _XlsxResult | None = None
 
     def __enter__(self) -> ResultWriters:
         self._exit = contextlib.ExitStack()
@@ -79,7 +82,9 @@ class ResultWriters:
             self._csv = self._exit.enter_context(_CsvResult(tmp, self.columns))
         if "xlsx" in self.targets:
             tmp = self._exit.enter_context(storage.atomic_path(self.targets["xlsx"]))
-            self._xlsx = self._exit.enter_context(_XlsxResult(tmp, self.columns))
+            self._xlsx = self._exit.enter_context(
+                _XlsxResult(tmp, self.columns, self.number_columns)
+            )
         return self
 
     def write(self, chunk: pd.DataFrame, probability: np.ndarray) -> None:
@@ -102,7 +107,7 @@ class _CsvResult:
         # large_string is how pandas keeps Arrow-backed text: the columns go out uncopied.
         types = [pa.large_string()] * (len(columns) + 1) + [pa.float64()]
         self.schema = pa.schema(list(zip(names, types, strict=True)))
-        self.writer = None
+        self.writer: Any = None
 
     def __enter__(self) -> _CsvResult:
         from pyarrow import csv as pa_csv
@@ -141,11 +146,13 @@ def _neutralised_array(column: pd.Series):
 
 
 class _XlsxResult:
-    """An .xlsx in constant memory: rows are streamed; numbers stay numbers, text stays text."""
+    """An .xlsx in constant memory: rows are streamed; the columns that were numbers in the
+    uploaded workbook are numbers again, every other cell stays text ("00123", "1E3")."""
 
-    def __init__(self, path: Path, columns: list[str]) -> None:
+    def __init__(self, path: Path, columns: list[str], number_columns: set[str]) -> None:
         self.path = path
         self.columns = columns
+        self.numeric = [name in number_columns for name in columns]
         self.row = 0
 
     def __enter__(self) -> _XlsxResult:
@@ -171,7 +178,10 @@ class _XlsxResult:
         columns = []
         for i in range(chunk.shape[1]):
             text = chunk.iloc[:, i].astype(str).to_numpy(dtype=object)
-            number = pd.to_numeric(chunk.iloc[:, i], errors="coerce").to_numpy(dtype=float)
+            if self.numeric[i]:
+                number = pd.to_numeric(chunk.iloc[:, i], errors="coerce").to_numpy(dtype=float)
+            else:
+                number = np.full(len(text), np.nan)
             columns.append((text, number))
         labels = _labels(probability)
         rounded = np.round(probability, 4)

@@ -22,7 +22,12 @@ from app.services import charts, lifecycle, registry, storage
 from app.services.errors import DomainError
 from app.services.prediction.results import ResultWriters, kept_columns
 from app.services.prediction.summary import SummaryBuilder
-from app.services.preprocessing import PREDICTION_COLUMNS, match_columns, read_table
+from app.services.preprocessing import (
+    PREDICTION_COLUMNS,
+    match_columns,
+    number_columns,
+    read_table,
+)
 from app.services.preprocessing.encoding import churn_probabilities
 from app.services.uploads import upload_limits
 
@@ -46,6 +51,7 @@ def score_prediction(prediction_id: int) -> None:
         original = read_table(
             storage.dataset_file(dataset.path), dataset.file_format, upload_limits()
         )
+        dataset.row_count = len(original)  # a large workbook was only counted in the request
         return pipeline, original, match_columns(list(original.columns), PREDICTION_COLUMNS)
 
     run_scoring(prediction, load)
@@ -109,7 +115,7 @@ def render_charts(prediction: Prediction) -> None:
     try:
         charts.churn_distribution_png(prediction)
         charts.feature_importance_png(prediction.model)
-    except Exception:  # noqa: BLE001 - a chart is never worth a finished prediction
+    except Exception:
         log.exception("Charts of prediction %s could not be drawn", prediction.id)
 
 
@@ -128,7 +134,8 @@ def score_to_files(
     """
     chunk_rows = max(chunk_rows, 1)
     summary = SummaryBuilder(mapping)
-    with ResultWriters(kept_columns(original.columns), targets) as writers:
+    columns = kept_columns(original.columns)
+    with ResultWriters(columns, targets, number_columns(original)) as writers:
         for start in range(0, len(original), chunk_rows):
             chunk = original.iloc[start : start + chunk_rows]
             probability = churn_probabilities(pipeline, chunk, mapping)

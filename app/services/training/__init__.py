@@ -2,7 +2,8 @@
 
 - `pipelines`: the preprocessor (laid out as the upload contract says), the estimators, the split;
 - `evaluation`: fitting on the 80% part and measuring on the held-out 20%;
-- `files`: atomic model files, checked by SHA-256 before they are loaded.
+- `files`: atomic model files, checked by SHA-256 before they are loaded; plain metadata;
+- `manifest`: the signed record of the checksums of the files the app wrote in a folder.
 """
 
 # Model files pickled before this package existed name `app.services.training.log1p_nonnegative`.
@@ -17,10 +18,14 @@ from app.services.training.evaluation import (
 )
 from app.services.training.files import (
     ModelIntegrityError,
+    SavedModel,
+    UnsafeMetadata,
     load_metadata,
     load_pipeline,
+    read_plain_pickle,
     save_model,
 )
+from app.services.training.manifest import record_checksums, recorded_checksums
 from app.services.training.pipelines import (
     RETRAIN_MLP_PARAMS,
     SEED,
@@ -39,7 +44,9 @@ __all__ = [
     "TEST_SIZE",
     "ModelIntegrityError",
     "ProgressCallback",
+    "SavedModel",
     "TrainingResult",
+    "UnsafeMetadata",
     "build_estimator",
     "build_pipeline",
     "build_preprocessor",
@@ -49,6 +56,9 @@ __all__ = [
     "load_metadata",
     "load_pipeline",
     "log1p_nonnegative",
+    "read_plain_pickle",
+    "record_checksums",
+    "recorded_checksums",
     "save_model",
     "split",
     "train",

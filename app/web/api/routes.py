@@ -60,11 +60,9 @@ def _representation(prediction: Prediction) -> dict[str, Any]:
 @bp.post("/predictions")
 @api_token
 def create():
+    upload: Any = request.files.get("file")  # werkzeug's FileStorage is an Upload
     prediction = api_predictions.submit_prediction(
-        api_account(),
-        request.files.get("file"),
-        request.form.get("model"),
-        request.form.get("name"),
+        api_account(), upload, request.form.get("model"), request.form.get("name")
     )
     body = _representation(prediction)
     return body, 202, {"Location": body["status_url"]}
