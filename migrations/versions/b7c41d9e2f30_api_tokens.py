@@ -1,7 +1,7 @@
 """api tokens: named, hashed tokens of a company's developer for the API
 
 Revision ID: b7c41d9e2f30
-Revises: 5a1f0c2d9e77
+Revises: b7e4c1a9d203
 Create Date: 2026-12-01 21:00:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = "b7c41d9e2f30"
-down_revision = "5a1f0c2d9e77"
+down_revision = "b7e4c1a9d203"
 branch_labels = None
 depends_on = None
 
