@@ -28,6 +28,11 @@ from app.services.preprocessing import load_upload
 
 log = logging.getLogger(__name__)
 
+# What a default model's metadata must record beyond the original format: the customers of its
+# 80/20 split (the common holdout keeps its held-out 20% and never holds out the other 80%) and
+# the training inputs' distribution (drift checks).
+RECORDED_AT_TRAINING = {"split_customers", "training_profile"}
+
 
 class ModelNotAvailable(NotFound):
     """The model does not exist or the viewer may not use it."""
@@ -66,6 +71,8 @@ def default_model_state(kind: str) -> str:
         return f"scikit-learn changed ({recorded} → {training.SKLEARN_VERSION})"
     if metadata.get("file_sha256") != storage.sha256_of(model_path):
         return "file does not match its recorded SHA-256"
+    if not set(metadata) >= RECORDED_AT_TRAINING:
+        return "trained before its split and drift statistics were recorded"
     return "current"
 
 
@@ -103,10 +110,14 @@ def ensure_default_model_files(
             continue
         if data is None:
             report(f"Reading {dataset_path.name}…")
-            data = default_training_data(dataset_path, sample_rows)
-        report(f"[{number}/{total}] Training {name} ({state}) on {len(data[0]):,} rows…")
+            data = _default_training_sample(dataset_path, sample_rows)
+        features, target, customer_ids = data
+        report(f"[{number}/{total}] Training {name} ({state}) on {len(features):,} rows…")
         started = time.perf_counter()
-        result = training.train(training.build_pipeline(kind), name, *data)
+        result = training.train(training.build_pipeline(kind), name, features, target)
+        result.metadata["split_customers"] = {
+            part: customer_ids.loc[rows].tolist() for part, rows in result.split_indices.items()
+        }
         training.save_model(result, model_path, metadata_path)
         report(
             f"[{number}/{total}] {name} ready in {time.perf_counter() - started:.1f} s "
@@ -119,14 +130,28 @@ def ensure_default_model_files(
 def default_training_data(
     dataset_path: Path, sample_rows: int | None
 ) -> tuple[pd.DataFrame, pd.Series]:
+    """The default models' features and target (a stratified sample of `sample_rows` rows)."""
+    features, target, _ = _default_training_sample(dataset_path, sample_rows)
+    return features, target
+
+
+def _default_training_sample(
+    dataset_path: Path, sample_rows: int | None
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     prepared = load_upload(dataset_path, "csv", require_target=True)
-    features, target = prepared.features, prepared.target
+    features, target, ids = prepared.features, prepared.target, prepared.customer_ids
+    assert target is not None
     if sample_rows and sample_rows < len(features):
         sample = target.groupby(target, group_keys=False).apply(
             lambda g: g.sample(frac=sample_rows / len(target), random_state=training.SEED)
         )
         features, target = features.loc[sample.index], target.loc[sample.index]
-    return features.reset_index(drop=True), target.reset_index(drop=True)
+        ids = ids.loc[sample.index]
+    return (
+        features.reset_index(drop=True),
+        target.reset_index(drop=True),
+        ids.reset_index(drop=True),
+    )
 
 
 # Registration --------------------------------------------------------------------------------
@@ -153,7 +178,14 @@ def save_metrics(model: Model, metadata: dict[str, Any]) -> None:
 
 
 def details_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    keys = ("feature_importances", "roc_curve", "confusion_matrix", "trained_at", "test_rows")
+    keys = (
+        "feature_importances",
+        "roc_curve",
+        "confusion_matrix",
+        "trained_at",
+        "test_rows",
+        "training_profile",
+    )
     return {key: metadata.get(key) for key in keys}
 
 

@@ -2,7 +2,8 @@
 
 - `pipelines`: the preprocessor (laid out as the upload contract says), the estimators, the split;
 - `evaluation`: fitting on the 80% part and measuring on the held-out 20%;
-- `files`: atomic model files, checked by SHA-256 before they are loaded.
+- `files`: atomic model files, checked by SHA-256 before they are loaded;
+- `measures`: figures of probabilities against outcomes, with a bootstrap interval of the AUC.
 """
 
 # Model files pickled before this package existed name `app.services.training.log1p_nonnegative`.
@@ -21,6 +22,7 @@ from app.services.training.files import (
     load_pipeline,
     save_model,
 )
+from app.services.training.measures import auc_interval, figures
 from app.services.training.pipelines import (
     RETRAIN_MLP_PARAMS,
     SEED,
@@ -40,12 +42,14 @@ __all__ = [
     "ModelIntegrityError",
     "ProgressCallback",
     "TrainingResult",
+    "auc_interval",
     "build_estimator",
     "build_pipeline",
     "build_preprocessor",
     "build_retrain_pipeline",
     "evaluate",
     "feature_importances",
+    "figures",
     "load_metadata",
     "load_pipeline",
     "log1p_nonnegative",
