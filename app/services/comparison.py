@@ -147,7 +147,7 @@ class ComparisonPage:
 
     @property
     def measuring(self) -> bool:
-        return any(row.state in ("measuring", "waiting") for row in self.rows)
+        return any(row.state == "measuring" for row in self.rows)
 
 
 def comparison_page(company_id: int) -> ComparisonPage:

@@ -22,12 +22,20 @@ def _status_check(column: str) -> str:
 
 
 def upgrade():
-    with op.batch_alter_table("models", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("holdout_status", sa.String(length=20), nullable=True))
-        batch_op.add_column(sa.Column("holdout", sa.JSON(), nullable=True))
-        batch_op.create_check_constraint(
-            op.f("ck_models_holdout_status"), _status_check("holdout_status")
-        )
+    # Other tables refer to `models`, so SQLite must not rebuild it (a batch copy would drop the
+    # table under their foreign keys): plain ALTER TABLE ADD COLUMN, the CHECK on the column.
+    op.add_column(
+        "models",
+        sa.Column(
+            "holdout_status",
+            sa.String(length=20),
+            sa.CheckConstraint(
+                _status_check("holdout_status"), name=op.f("ck_models_holdout_status")
+            ),
+            nullable=True,
+        ),
+    )
+    op.add_column("models", sa.Column("holdout", sa.JSON(), nullable=True))
 
     with op.batch_alter_table("predictions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("drift", sa.JSON(), nullable=True))
@@ -117,7 +125,8 @@ def downgrade():
         for column in ("outcomes", "outcomes_status", "drifting_count", "drift"):
             batch_op.drop_column(column)
 
-    with op.batch_alter_table("models", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("ck_models_holdout_status"), type_="check")
-        batch_op.drop_column("holdout")
-        batch_op.drop_column("holdout_status")
+    # SQLite drops a column (and its CHECK) in place since 3.35; no rebuild of `models`.
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint(op.f("ck_models_holdout_status"), "models", type_="check")
+    op.drop_column("models", "holdout")
+    op.drop_column("models", "holdout_status")
