@@ -130,7 +130,7 @@ def roc_comparison_png(models: Sequence[Model], highlight: Model | None = None) 
     def draw(axes: Axes) -> None:
         axes.plot([0, 1], [0, 1], linestyle=":", color=CHANCE, label="Chance")
         for index, model in enumerate(shown):
-            curve = model.details["roc_curve"]
+            curve = (model.details or {})["roc_curve"]
             auc = model.metric("AUC")
             bold = model.id == highlight_id
             faded = highlight_id is not None and not bold
@@ -206,7 +206,7 @@ def realised_auc_png(series: Sequence[RealisedSeries]) -> Path:
             color = LINE_COLORS[index % len(LINE_COLORS)]
             if line.points:
                 axes.plot(
-                    [at for at, _ in line.points],
+                    [at for at, _ in line.points],  # type: ignore[arg-type] # dates are fine
                     [auc for _, auc in line.points],
                     marker="o",
                     color=color,

@@ -63,7 +63,7 @@ def default_model_state(kind: str) -> str:
         return "missing"
     try:
         metadata = training.load_metadata(metadata_path)
-    except Exception:  # noqa: BLE001 - any unreadable metadata means "retrain it"
+    except Exception:
         log.warning("Unreadable metadata %s; the model will be retrained", metadata_path)
         return "unreadable metadata"
     recorded = metadata.get("sklearn_version")
@@ -140,10 +140,11 @@ def _default_training_sample(
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     prepared = load_upload(dataset_path, "csv", require_target=True)
     features, target, ids = prepared.features, prepared.target, prepared.customer_ids
-    assert target is not None
+    assert target is not None  # require_target=True
     if sample_rows and sample_rows < len(features):
+        fraction = sample_rows / len(target)
         sample = target.groupby(target, group_keys=False).apply(
-            lambda g: g.sample(frac=sample_rows / len(target), random_state=training.SEED)
+            lambda g: g.sample(frac=fraction, random_state=training.SEED)
         )
         features, target = features.loc[sample.index], target.loc[sample.index]
         ids = ids.loc[sample.index]

@@ -121,7 +121,7 @@ def training_profile(features: pd.DataFrame) -> dict[str, Any]:
     for name in CATEGORICAL_FEATURES:
         categories = _category_bins(features[name])
         index = pd.Index([*categories, MISSING])
-        codes = index.get_indexer(features[name].astype(object).fillna(MISSING))
+        codes = index.get_indexer(pd.Index(features[name].astype(object).fillna(MISSING)))
         codes[codes < 0] = len(index)
         shares = _shares(codes, len(index) + 1)
         specs[name] = {"kind": "category", "categories": categories, "shares": _rounded(shares)}
@@ -153,7 +153,7 @@ class DriftMonitor:
     (fed by the scoring loop), and gives each feature's PSI at the end."""
 
     def __init__(self, profile: dict[str, Any] | None, mapping: dict[str, str]) -> None:
-        usable = bool(profile) and profile.get("version") == PROFILE_VERSION
+        usable = profile is not None and profile.get("version") == PROFILE_VERSION
         self.profile = profile if usable else None
         self.mapping = mapping
         self.rows = 0
@@ -189,7 +189,7 @@ class DriftMonitor:
                 "reason": f"Too few customers ({self.rows:,}) to compare with the training data; "
                 f"drift is measured from {MIN_ROWS} customers up.",
             }
-        features = []
+        features: list[dict[str, Any]] = []
         for name, counts in self.counts.items():
             spec = self.profile["features"][name]
             actual = counts / counts.sum()

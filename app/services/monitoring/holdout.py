@@ -207,7 +207,7 @@ def request_measurement(company_id: int) -> bool:
         return False
     try:
         jobs.enqueue(JOB_NAME, company_id)
-    except Exception:  # noqa: BLE001 - e.g. Redis unreachable: the figures say "not measured"
+    except Exception:
         log.exception("Could not queue the holdout measurement of company %s", company_id)
         for model in stale:
             model.holdout_status = WorkStatus.FAILED
@@ -241,7 +241,7 @@ def measure_holdout(company_id: int) -> None:
             model.holdout_status = WorkStatus.DONE
         except DomainError as error:  # e.g. a model file altered since it was registered
             _record_failure(model, str(error), holdout.dataset.id)
-        except Exception:  # noqa: BLE001 - one model's failure must not stop the others
+        except Exception:
             log.exception("Holdout measurement of model %s failed", model.id)
             _record_failure(model, "The measurement failed unexpectedly.", holdout.dataset.id)
         db.session.commit()
@@ -298,7 +298,7 @@ def state(company_id: int, models: list[Model]) -> HoldoutState:
         return HoldoutState(None, None, None, False, str(error))
     current = [m for m in models if dataset is not None and is_current(m, dataset.id)]
     failed = [m for m in models if m.holdout_status == WorkStatus.FAILED]
-    first = current[0].holdout if current else {}
+    first = (current[0].holdout or {}) if current else {}
     return HoldoutState(
         dataset=dataset,
         rows=first.get("rows"),

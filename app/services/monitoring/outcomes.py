@@ -114,7 +114,7 @@ def record_outcomes(account: Account, prediction_id: int, upload: Upload) -> Pre
         db.session.commit()
     try:
         jobs.enqueue(JOB_NAME, prediction.id)
-    except Exception:  # noqa: BLE001 - e.g. Redis unreachable: the page says so
+    except Exception:
         log.exception("Could not queue the outcomes of prediction %s", prediction.id)
         _fail(prediction, "The measurement could not be queued; please upload the file again.")
     return prediction
@@ -123,7 +123,9 @@ def record_outcomes(account: Account, prediction_id: int, upload: Upload) -> Pre
 # The job ---------------------------------------------------------------------------------------
 
 
-def _fail(prediction: Prediction, message: str) -> None:
+def _fail(prediction: Prediction | None, message: str) -> None:
+    if prediction is None:
+        return
     prediction.outcomes_status = WorkStatus.FAILED
     prediction.outcomes = {**(prediction.outcomes or {}), "error": message}
     db.session.commit()

@@ -68,8 +68,8 @@ class ResultWriters:
     def __init__(self, columns: list[str], targets: Mapping[str, Path]) -> None:
         self.columns = columns
         self.targets = targets
-        self._csv = None
-        self._xlsx = None
+        self._csv: _CsvResult | None = None
+        self._xlsx: _XlsxResult | None = None
 
     def __enter__(self) -> ResultWriters:
         self._exit = contextlib.ExitStack()
@@ -102,7 +102,7 @@ class _CsvResult:
         # large_string is how pandas keeps Arrow-backed text: the columns go out uncopied.
         types = [pa.large_string()] * (len(columns) + 1) + [pa.float64()]
         self.schema = pa.schema(list(zip(names, types, strict=True)))
-        self.writer = None
+        self.writer: Any = None
 
     def __enter__(self) -> _CsvResult:
         from pyarrow import csv as pa_csv

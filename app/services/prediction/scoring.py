@@ -116,7 +116,7 @@ def render_charts(prediction: Prediction) -> None:
     try:
         charts.churn_distribution_png(prediction)
         charts.feature_importance_png(prediction.model)
-    except Exception:  # noqa: BLE001 - a chart is never worth a finished prediction
+    except Exception:
         log.exception("Charts of prediction %s could not be drawn", prediction.id)
 
 

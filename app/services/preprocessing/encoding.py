@@ -102,9 +102,7 @@ def encoded_matrix(
     return matrix
 
 
-def category_codes(
-    column: pd.Series, name: str, categories: np.ndarray, fill: object
-) -> np.ndarray:
+def category_codes(column: pd.Series, name: str, categories: np.ndarray, fill: Any) -> np.ndarray:
     """Position of each row's category in `categories` (-1 if unseen), after the missing-value
     fill, exactly as coerce_features + the fitted imputer + one-hot encoder would place it."""
     import pyarrow as pa

@@ -84,7 +84,9 @@ def retrain():
     status = 200
     if form.validate_on_submit():
         try:
-            run = retraining.start_retrain(current_user, form.name.data.strip(), form.file.data)
+            run = retraining.start_retrain(
+                current_user, (form.name.data or "").strip(), form.file.data
+            )
         except DomainError as error:
             field_for_error(form, error, "file")
             status = 400
