@@ -76,6 +76,10 @@ def test_default_models_trained_before_the_split_was_recorded_are_retrained(
     del metadata["split_customers"], metadata["training_profile"]
     joblib.dump(metadata, metadata_path)
     for _ in sqlite_app(tmp_path, migrated_sqlite_template, original_dataset, None):
+        # As the app would have written it then: its checksum recorded in the signed manifest.
+        training.record_checksums(
+            storage.default_models_folder(), {metadata_path.name: storage.sha256_of(metadata_path)}
+        )
         assert registry.default_model_state(NETWORK_KIND).startswith("trained before its split")
         with pytest.raises(holdout.HoldoutUnavailable, match="make models"):
             holdout.seed_split()
