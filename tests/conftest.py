@@ -59,7 +59,7 @@ def _training_key(original_dataset: Path) -> str:
     digest.update(f"{sklearn.__version__}:{TRAINING_SAMPLE_ROWS}:".encode())
     digest.update(original_dataset.read_bytes())
     services = Path(__file__).resolve().parent.parent / "app" / "services"
-    for package in ("training", "preprocessing"):
+    for package in ("training", "preprocessing", "monitoring"):
         for source in sorted((services / package).glob("*.py")):
             digest.update(source.read_bytes())
     digest.update((services / "registry.py").read_bytes())
@@ -269,6 +269,23 @@ def any_db_app(request, tmp_path, original_dataset, default_models_dir):
         db.engine.dispose()
     if request.param == "postgresql":
         _drop_own_schema(POSTGRES_URL)
+
+
+@pytest.fixture
+def small_app(tmp_path, migrated_sqlite_template, small_original, default_models_dir):
+    """An app whose original data set is the 400-row sample, so a retrain takes about a second;
+    it waits for its background jobs before it goes."""
+    from app.services import jobs
+
+    database = tmp_path / "small.sqlite3"
+    shutil.copyfile(migrated_sqlite_template, database)
+    app = build_app(tmp_path, f"sqlite:///{database}", small_original, default_models_dir)
+    with app.app_context():
+        yield app
+        jobs.wait_for_idle(app)
+        jobs.wait_for_idle(app)  # a job may queue another (a retrain queues the holdout's)
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

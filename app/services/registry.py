@@ -28,6 +28,11 @@ from app.services.preprocessing import load_upload
 
 log = logging.getLogger(__name__)
 
+# What a default model's metadata must record beyond the original format: the customers of its
+# 80/20 split (the common holdout keeps its held-out 20% and never holds out the other 80%) and
+# the training inputs' distribution (drift checks).
+RECORDED_AT_TRAINING = {"split_customers", "training_profile"}
+
 
 class ModelNotAvailable(NotFound):
     """The model does not exist or the viewer may not use it."""
@@ -81,6 +86,8 @@ def default_model_state(kind: str) -> str:
     recorded = metadata.get("sklearn_version")
     if recorded != training.SKLEARN_VERSION:
         return f"scikit-learn changed ({recorded} → {training.SKLEARN_VERSION})"
+    if not set(metadata) >= RECORDED_AT_TRAINING:
+        return "trained before its split and drift statistics were recorded"
     return "current"
 
 
@@ -131,10 +138,14 @@ def ensure_default_model_files(
             continue
         if data is None:
             report(f"Reading {dataset_path.name}…")
-            data = default_training_data(dataset_path, sample_rows)
-        report(f"[{number}/{total}] Training {name} ({state}) on {len(data[0]):,} rows…")
+            data = _default_training_sample(dataset_path, sample_rows)
+        features, target, customer_ids = data
+        report(f"[{number}/{total}] Training {name} ({state}) on {len(features):,} rows…")
         started = time.perf_counter()
-        result = training.train(training.build_pipeline(kind), name, *data)
+        result = training.train(training.build_pipeline(kind), name, features, target)
+        result.metadata["split_customers"] = {
+            part: customer_ids.loc[rows].tolist() for part, rows in result.split_indices.items()
+        }
         saved = training.save_model(result, model_path, metadata_path)
         training.record_checksums(
             storage.default_models_folder(),
@@ -151,8 +162,16 @@ def ensure_default_model_files(
 def default_training_data(
     dataset_path: Path, sample_rows: int | None
 ) -> tuple[pd.DataFrame, pd.Series]:
+    """The default models' features and target (a stratified sample of `sample_rows` rows)."""
+    features, target, _ = _default_training_sample(dataset_path, sample_rows)
+    return features, target
+
+
+def _default_training_sample(
+    dataset_path: Path, sample_rows: int | None
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     prepared = load_upload(dataset_path, "csv", require_target=True)
-    features, target = prepared.features, prepared.target
+    features, target, ids = prepared.features, prepared.target, prepared.customer_ids
     assert target is not None  # require_target=True
     if sample_rows and sample_rows < len(features):
         fraction = sample_rows / len(target)
@@ -160,7 +179,12 @@ def default_training_data(
             lambda g: g.sample(frac=fraction, random_state=training.SEED)
         )
         features, target = features.loc[sample.index], target.loc[sample.index]
-    return features.reset_index(drop=True), target.reset_index(drop=True)
+        ids = ids.loc[sample.index]
+    return (
+        features.reset_index(drop=True),
+        target.reset_index(drop=True),
+        ids.reset_index(drop=True),
+    )
 
 
 # Registration --------------------------------------------------------------------------------
@@ -187,7 +211,14 @@ def save_metrics(model: Model, metadata: dict[str, Any]) -> None:
 
 
 def details_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    keys = ("feature_importances", "roc_curve", "confusion_matrix", "trained_at", "test_rows")
+    keys = (
+        "feature_importances",
+        "roc_curve",
+        "confusion_matrix",
+        "trained_at",
+        "test_rows",
+        "training_profile",
+    )
     return {key: metadata.get(key) for key in keys}
 
 

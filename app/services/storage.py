@@ -20,14 +20,17 @@ from flask import current_app
 
 from app.services.errors import DomainError, Unavailable
 
-# The data set folders, exactly as the product's original layout lists them.
+# The data set folders, as the product's original layout lists them, plus the outcome files
+# (what really happened to a prediction's customers) of each role.
 DATASET_AREAS = {
     "dev/combinedDataset",
     "dev/predictionResult",
     "dev/uploadToPredict",
     "dev/uploadToRetrain",
+    "dev/uploadOutcomes",
     "user/predictionResult",
     "user/uploadToPredict",
+    "user/uploadOutcomes",
 }
 MODEL_AREAS = {"default_models", "retrained_models"}
 

@@ -1,7 +1,7 @@
 """api tokens: named, hashed tokens of a company's developer for the API
 
 Revision ID: b7c41d9e2f30
-Revises: b7e4c1a9d203
+Revises: 7d3e9b1a4c20
 Create Date: 2026-12-01 21:00:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = "b7c41d9e2f30"
-down_revision = "b7e4c1a9d203"
+down_revision = "7d3e9b1a4c20"
 branch_labels = None
 depends_on = None
 

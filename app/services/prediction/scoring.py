@@ -9,9 +9,9 @@ can never undo it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from flask import current_app
@@ -20,6 +20,7 @@ from app.extensions import db
 from app.schema import IN_PROGRESS, Prediction
 from app.services import charts, lifecycle, registry, storage
 from app.services.errors import DomainError
+from app.services.monitoring.drift import DriftMonitor
 from app.services.prediction.results import ResultWriters, kept_columns
 from app.services.prediction.summary import SummaryBuilder
 from app.services.preprocessing import (
@@ -37,6 +38,10 @@ JOB_NAME = "score_prediction"
 
 ProgressCallback = Callable[[int], None]
 Loaded = tuple[Any, pd.DataFrame, dict[str, str]]  # pipeline, upload, column mapping
+
+
+class ChunkObserver(Protocol):
+    def add(self, chunk: pd.DataFrame) -> None: ...
 
 
 def score_prediction(prediction_id: int) -> None:
@@ -77,6 +82,7 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
         files = {"csv": f"{stem}.csv"}
         if prediction.result_format == "xlsx":
             files["xlsx"] = f"{stem}.xlsx"
+        drift = DriftMonitor.for_model(prediction.model, mapping)
         summary = score_to_files(
             pipeline,
             original,
@@ -84,7 +90,9 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
             {fmt: storage.dataset_file(rel) for fmt, rel in files.items()},
             current_app.config["PREDICTION_CHUNK_ROWS"],
             progress,
+            observers=(drift,),
         )
+        drift.record(prediction)
         summary["files"] = files
         prediction.summary = summary
         prediction.result_path = files[prediction.result_format]
@@ -126,11 +134,13 @@ def score_to_files(
     targets: Mapping[str, Path],
     chunk_rows: int,
     progress: ProgressCallback | None = None,
+    observers: Sequence[ChunkObserver] = (),
 ) -> dict[str, Any]:
     """Score `original` chunk by chunk and write each result file atomically; return the summary.
 
     Memory stays bounded by the chunk: only the model inputs of one chunk exist at a time,
-    and the result is streamed to disk as it is scored.
+    and the result is streamed to disk as it is scored. Each of `observers` sees every chunk
+    of the upload (the drift monitor counts its inputs).
     """
     chunk_rows = max(chunk_rows, 1)
     summary = SummaryBuilder(mapping)
@@ -141,6 +151,8 @@ def score_to_files(
             probability = churn_probabilities(pipeline, chunk, mapping)
             summary.add(chunk, probability)
             writers.write(chunk, probability)
+            for observer in observers:
+                observer.add(chunk)
             if progress is not None and start + chunk_rows < len(original):
                 progress(min(99, int(100 * (start + chunk_rows) / len(original))))
     return summary.result()

@@ -3,7 +3,8 @@
 - `pipelines`: the preprocessor (laid out as the upload contract says), the estimators, the split;
 - `evaluation`: fitting on the 80% part and measuring on the held-out 20%;
 - `files`: atomic model files, checked by SHA-256 before they are loaded; plain metadata;
-- `manifest`: the signed record of the checksums of the files the app wrote in a folder.
+- `manifest`: the signed record of the checksums of the files the app wrote in a folder;
+- `measures`: figures of probabilities against outcomes, with a bootstrap interval of the AUC.
 """
 
 # Model files pickled before this package existed name `app.services.training.log1p_nonnegative`.
@@ -26,6 +27,7 @@ from app.services.training.files import (
     save_model,
 )
 from app.services.training.manifest import record_checksums, recorded_checksums
+from app.services.training.measures import auc_interval, figures
 from app.services.training.pipelines import (
     RETRAIN_MLP_PARAMS,
     SEED,
@@ -47,12 +49,14 @@ __all__ = [
     "SavedModel",
     "TrainingResult",
     "UnsafeMetadata",
+    "auc_interval",
     "build_estimator",
     "build_pipeline",
     "build_preprocessor",
     "build_retrain_pipeline",
     "evaluate",
     "feature_importances",
+    "figures",
     "load_metadata",
     "load_pipeline",
     "log1p_nonnegative",
