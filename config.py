@@ -53,6 +53,16 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL")
     JOB_BACKEND = os.environ.get("JOB_BACKEND", "rq" if REDIS_URL else "thread")
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "churnbuster")
+    # The longest a background job may run (RQ stops it then); a running row left untouched
+    # for longer than this belongs to no live job, whatever the queue says.
+    JOB_TIMEOUT = _int("JOB_TIMEOUT", 3600)
+    # The sweep (worker, `flask sweep`, or the web process with the thread back end): every
+    # SWEEP_INTERVAL seconds it repairs rows whose job is gone and removes files that no row
+    # references once they are older than SWEEP_GRACE_SECONDS (longer than any job or request).
+    SWEEP_INTERVAL = _int("SWEEP_INTERVAL", 60)
+    SWEEP_GRACE_SECONDS = _int("SWEEP_GRACE_SECONDS", JOB_TIMEOUT + 900)
+    # Chart images are cached under CACHE_DIR; the sweep keeps it under this size (oldest go).
+    CACHE_MAX_MB = _int("CACHE_MAX_MB", 200)
 
     # Email: with no MAIL_SERVER, mail is written to OUTBOX_DIR as .eml files.
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
@@ -62,7 +72,9 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Churn Buster <no-reply@localhost>")
-    OUTBOX_DIR = os.environ.get("OUTBOX_DIR", str(INSTANCE_DIR / "outbox"))
+    OUTBOX_DIR: str | None = os.environ.get("OUTBOX_DIR", str(INSTANCE_DIR / "outbox"))
+    # Development logs each emailed link so a local user can follow it; production never does.
+    MAIL_LOG_LINKS = True
 
     # Accounts and security
     EMAIL_TOKEN_MAX_AGE = _int("EMAIL_TOKEN_MAX_AGE", 2 * 24 * 3600)
@@ -70,7 +82,11 @@ class Config:
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCK_SECONDS = _int("LOGIN_LOCK_SECONDS", 15 * 60)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", REDIS_URL or "memory://")
+    # Redis down: rate limits are counted in each process's memory (a warning is logged) and
+    # go back to Redis once it answers again, instead of failing the request.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_AUTH = os.environ.get("RATELIMIT_AUTH", "20 per minute")
+    RATELIMIT_API = os.environ.get("RATELIMIT_API", "120 per minute")
     RATELIMIT_HEADERS_ENABLED = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -107,6 +123,10 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
+    # No outbox inside the code checkout: production sends mail over SMTP (MAIL_SERVER), or
+    # writes it to an OUTBOX_DIR the operator chose; it refuses to start with neither.
+    OUTBOX_DIR = os.environ.get("OUTBOX_DIR")
+    MAIL_LOG_LINKS = False
 
 
 CONFIGS = {

@@ -4,20 +4,18 @@ Idempotent: running it again on an up-to-date database changes nothing.
 Usage: python create_database.py   (DATABASE_URL selects the database; SQLite by default)
 """
 
-import logging
-import os
+import click
 
 from app import create_app
 from app.services.database import upgrade_database
 
 
 def main() -> None:
-    app = create_app(os.environ.get("APP_ENV", "development"))
+    app = create_app()
     with app.app_context():
         upgrade_database()
-    logging.getLogger(__name__).info(
-        "Database ready: %s", app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1]
-    )
+    # Printed, not logged: the migrations reconfigure logging (alembic.ini) as they run.
+    click.echo(f"Database ready: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,16 @@
-"""WSGI entry point: `gunicorn wsgi:app`. Reads APP_ENV (development by default)."""
+"""WSGI entry point: `gunicorn wsgi:app`. Reads APP_ENV (development by default).
 
-import os
+With the thread back end the web process runs the jobs, so it also runs the sweep (a daemon
+thread: at once, then every SWEEP_INTERVAL seconds), which marks rows whose job died with an
+earlier process as failed. With RQ, the worker and `flask sweep` do it; nothing here touches
+Redis, so the web starts and serves while Redis is down. Do not use gunicorn's --preload: the
+thread would stay in the master process.
+"""
 
-from app import create_app, recover_interrupted_work
+from app import create_app
+from app.services import sweep
 
-app = create_app(os.environ.get("APP_ENV", "development"))
+app = create_app()
 
-# Runs left queued/running by a process that died are marked failed (a new database is fine).
-recover_interrupted_work(app)
+if app.config["JOB_BACKEND"] == "thread":
+    sweep.start_in_background(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,16 @@ from config import CONFIGS, INSTANCE_DIR, Config
 
 
 def create_app(config: str | type[Config] | None = None, **overrides: Any) -> Flask:
-    """Build the app for `config` ('development', 'testing', 'production' or a class)."""
+    """Build the app for `config` ('development', 'testing', 'production' or a class; by
+    default APP_ENV, so `flask --app app <command>` reads the same settings as the web)."""
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=True)
-    config_class = CONFIGS[config or "development"] if not isinstance(config, type) else config
+    config = config or os.environ.get("APP_ENV") or "development"
+    config_class = CONFIGS[config] if not isinstance(config, type) else config
     app.config.from_object(config_class)
     app.config.update(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _configure_secret_key(app)
+    _check_mail_delivery(app)
     _configure_logging(app)
     _trust_proxies(app)
 
@@ -30,7 +34,7 @@ def create_app(config: str | type[Config] | None = None, **overrides: Any) -> Fl
     register_request_hooks(app)
     register_template_helpers(app)
     register_commands(app)
-    register_jobs()
+    register_jobs(app)
     return app
 
 
@@ -45,6 +49,19 @@ def _configure_secret_key(app: Flask) -> None:
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _check_mail_delivery(app: Flask) -> None:
+    """Production sends mail over SMTP or into an outbox folder the operator chose, never into
+    a default folder inside the code checkout."""
+    if app.config.get("ENV_NAME") != "production" or app.config.get("MAIL_SERVER"):
+        return
+    if not app.config.get("OUTBOX_DIR"):
+        raise RuntimeError(
+            "In production, set MAIL_SERVER (and MAIL_PORT, MAIL_USERNAME, ...) so that "
+            "verification emails go out, or OUTBOX_DIR to a folder outside the code checkout "
+            "where they are written as .eml files."
+        )
 
 
 def _trust_proxies(app: Flask) -> None:
@@ -75,6 +92,11 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
+    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
+        # A Redis that does not answer must not hold a request up: fail fast, count in memory.
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+        )
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -124,6 +146,7 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.web.api.routes import bp as api_bp
     from app.web.auth.routes import bp as auth_bp
     from app.web.developer.routes import bp as developer_bp
     from app.web.main import bp as main_bp
@@ -133,6 +156,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(developer_bp, url_prefix="/developer")
     app.register_blueprint(user_bp, url_prefix="/user")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -159,15 +183,9 @@ def register_commands(app: Flask) -> None:
     register(app)
 
 
-def register_jobs() -> None:
+def register_jobs(app: Flask) -> None:
+    from app.services import jobs
     from app.tasks import register_jobs as register
 
     register()
-
-
-def recover_interrupted_work(app: Flask) -> int:
-    """Mark rows whose job died with the process that ran it as failed (web and worker start)."""
-    from app.services import jobs, lifecycle
-
-    with app.app_context():
-        return lifecycle.recover_interrupted(jobs.liveness(app))
+    jobs.init_app(app)

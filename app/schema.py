@@ -417,3 +417,29 @@ class Prediction(QueuedWorkMixin, TimestampMixin, ModelBase):
     def owner_name(self) -> str:
         person = self.user or self.developer
         return person.name if person else "—"
+
+
+class ApiToken(TimestampMixin, ModelBase):
+    """A named API token of a company's developer, for the company's own pipelines.
+
+    Only the token's SHA-256 is stored (the token itself is shown once, when it is created);
+    `prefix` (its first characters) tells tokens apart on the page. A revoked token stays, so
+    the page can show when it was last used.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    developer_id: Mapped[int] = mapped_column(ForeignKey("developers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    developer: Mapped[Developer] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

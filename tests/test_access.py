@@ -104,8 +104,38 @@ def test_every_developer_and_user_view_is_for_its_own_role():
         blueprint = endpoint.rpartition(".")[0]
         if blueprint in ROLE_BLUEPRINTS:
             assert view.access == blueprint, endpoint
+        elif blueprint == "api" and endpoint != "api.openapi":
+            assert view.access == "api_token", endpoint
         elif endpoint not in UNDECLARED:
             assert view.access in ("public", "signed_in"), endpoint
+
+
+def _api_rules():
+    app = create_app("testing")
+    for rule in app.url_map.iter_rules():
+        if getattr(app.view_functions[rule.endpoint], "access", None) != "api_token":
+            continue
+        path = rule.build({name: DUMMY_ID for name in rule.arguments}, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield pytest.param(method, path, id=f"{method} {rule.rule}")
+
+
+API_RULES = list(_api_rules())
+
+
+def test_the_walk_finds_the_api_routes():
+    assert {param.values[1] for param in API_RULES} >= {"/api/v1/predictions"}
+
+
+@pytest.mark.parametrize(("method", "path"), API_RULES)
+def test_every_api_route_refuses_a_request_without_a_valid_token(app, method, path):
+    developer = factories.make_developer()
+    # A logged-in browser session is not a token either.
+    client = factories.log_in(app.test_client(), developer)
+    for headers in ({}, {"Authorization": "Bearer cb_forged-token-0000000000000"}):
+        response = client.open(path, method=method, headers=headers)
+        assert response.status_code == 401, f"{method} {path}"
+        assert response.is_json
 
 
 def test_a_view_that_declares_nothing_is_caught(app):

@@ -11,10 +11,15 @@ def test_home_page_explains_the_product(client):
     assert b"Register your company" in response.data
 
 
-def test_healthz_checks_the_database(client):
+def test_healthz_reports_each_dependency(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {
+        "status": "ok",
+        "database": "ok",
+        "queue": "not used",  # the thread back end runs jobs in-process
+        "storage": "ok",
+    }
 
 
 def test_every_response_carries_the_security_headers(client):
@@ -64,7 +69,9 @@ def test_production_cookies_are_secure_httponly_and_samesite_lax(monkeypatch):
     from config import ProductionConfig
 
     monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "x" * 32)
-    app = create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
+    app = create_app(
+        "production", SQLALCHEMY_DATABASE_URI="sqlite://", MAIL_SERVER="smtp.example.com"
+    )
     for prefix in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
         assert app.config[f"{prefix}_SECURE"] is True
         assert app.config[f"{prefix}_HTTPONLY"] is True

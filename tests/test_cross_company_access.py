@@ -23,8 +23,8 @@ from werkzeug.routing import AnyConverter
 
 from app import create_app
 from app.extensions import db
-from app.schema import Dataset, Developer, Model, ModelDeployment, Prediction, User
-from app.services import deployment, jobs, registry, retraining
+from app.schema import ApiToken, Dataset, Developer, Model, ModelDeployment, Prediction, User
+from app.services import api_tokens, deployment, jobs, registry, retraining
 from app.services import prediction as predictions
 from app.services.catalog import NETWORK_KIND
 from app.services.environment import ensure_company_models, initialize_developer_environment
@@ -67,7 +67,7 @@ DEVELOPER_RULES = [pytest.param(*r, id=f"{r[1]} {r[2]}") for r in _developer_rul
 
 def test_the_walk_finds_every_kind_of_id():
     variables = {name for *_, names in RULES for name in names}
-    assert {"model_id", "prediction_id", "run_id", "user_id"} <= variables
+    assert {"model_id", "prediction_id", "run_id", "user_id", "token_id"} <= variables
 
 
 # Company A, with something of every kind -----------------------------------------------------
@@ -111,6 +111,8 @@ def world(tmp_path_factory, migrated_sqlite_template, small_original, default_mo
         assert retrained.status == "done", retrained.error
         deployment.deploy(developer_a, retrained.id, "set up for the cross-company walk")
 
+        token, _ = api_tokens.create_token(developer_a, "A's pipeline")
+
         developer_b = factories.make_developer()
         initialize_developer_environment(developer_b)
         user_b = factories.make_user(developer_b.company)
@@ -121,6 +123,7 @@ def world(tmp_path_factory, migrated_sqlite_template, small_original, default_mo
             "prediction_id": [by_user.id, by_developer.id],
             "run_id": [retrained.id],
             "user_id": [user_a.id],
+            "token_id": [token.id],
         }
         yield World(app, developer_a, user_a, developer_b, user_b, values)
         jobs.wait_for_idle(app)
@@ -179,6 +182,7 @@ def _snapshot(company_id: int, app) -> dict:
         "developers": rows(Developer, "id", "is_enabled", "approved_at"),
         "predictions": rows(Prediction, "id", "status", "name", "model_id", "result_path"),
         "datasets": rows(Dataset, "id", "kind", "path", "sha256"),
+        "api_tokens": rows(ApiToken, "id", "name", "revoked_at"),
         "files": files,
     }
 

@@ -20,6 +20,7 @@ TABLES = {
     "modeldeployments",
     "predictions",
     "login_sessions",
+    "api_tokens",
 }
 
 

@@ -16,7 +16,16 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Dataset, Model
-from app.services import datasets, jobs, lifecycle, lineage, retraining, storage, training
+from app.services import (
+    datasets,
+    jobs,
+    lifecycle,
+    lineage,
+    liveness,
+    retraining,
+    storage,
+    training,
+)
 from app.services.environment import initialize_developer_environment
 from app.services.preprocessing import FEATURES
 from tests import factories
@@ -198,6 +207,14 @@ def test_recovery_marks_a_run_left_running_by_a_dead_process_failed(rapp, dev):
         model_type=network,
         name="alive",
         status="running",
+        job_id=jobs.claim_here(),  # work this process is running
+    )
+    # This process's own work that has ended without recording it is gone too.
+    ended_here = Model(
+        company_id=dev.company_id,
+        model_type=network,
+        name="ended without saying so",
+        status="running",
         job_id=jobs.thread_job_id(),
     )
     # A later process that happens to get the dead one's pid does not keep its job alive.
@@ -208,11 +225,12 @@ def test_recovery_marks_a_run_left_running_by_a_dead_process_failed(rapp, dev):
         status="running",
         job_id=jobs.thread_job_id(f"{os.getpid()}.1"),
     )
-    db.session.add_all([stale, live, reused_pid])
+    db.session.add_all([stale, live, reused_pid, ended_here])
     db.session.commit()
-    assert lifecycle.recover_interrupted(jobs.liveness(rapp)) == 2
+    assert len(lifecycle.recover_interrupted(liveness.job_states(rapp))) == 3
     assert stale.status == "failed" and "interrupted" in stale.error
     assert reused_pid.status == "failed"
+    assert ended_here.status == "failed"
     assert live.status == "running"
 
 
@@ -283,7 +301,7 @@ def test_the_rq_back_end_runs_a_real_retrain(rapp, dev, small_original):
         run = db.session.get(Model, run.id)
         assert run.status == "done", run.error
         assert run.version == 2
-        assert lifecycle.recover_interrupted(jobs.liveness(rapp)) == 0
+        assert lifecycle.recover_interrupted(liveness.job_states(rapp)) == []
     finally:
         queue.empty()
         queue.delete(delete_jobs=True)

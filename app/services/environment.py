@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
@@ -195,3 +196,20 @@ def repair_all_environments() -> list[Developer]:
 def companies_with_default_models() -> list[Company]:
     with_defaults = select(Model.company_id).where(Model.is_default.is_(True))
     return list(db.session.scalars(select(Company).where(Company.id.in_(with_defaults))))
+
+
+def companies_waiting_for_models(activated_before: datetime) -> list[Company]:
+    """Companies with an account active since before `activated_before` that still lack their
+    default models (their setup job could not be queued, or died): the sweep sets them up."""
+    developer_active = select(Developer.company_id).where(
+        Developer.is_enabled.is_(True),
+        Developer.email_verified_at < activated_before,
+        Developer.approved_at < activated_before,
+    )
+    user_active = select(User.company_id).where(
+        User.is_enabled.is_(True), User.email_verified_at < activated_before
+    )
+    candidates = db.session.scalars(
+        select(Company).where(Company.id.in_(developer_active.union(user_active).scalar_subquery()))
+    )
+    return [company for company in candidates if models_being_prepared(company)]

@@ -7,7 +7,12 @@ Two back ends behind one `enqueue()`:
 A job is a function registered under a name (by `app.tasks`, the one entry module that the
 factory and the worker import) and called with plain arguments (ids) inside an app context. The
 runner knows no services: its status lives on the database row the job works on (see
-`services.lifecycle`), never only in the queue, so a page can show it and a restart can repair it.
+`services.lifecycle`), never only in the queue, so a page can show it and the sweep can repair
+it. Whether a stored job id is still alive is `services.liveness`'s question.
+
+Work that runs in this process (a thread job, or a small prediction scored inside its request)
+is "claimed here": its id names this process, and this process knows which of its ids are still
+running, so the sweep can tell a run that ended without recording it from one that goes on.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context
+
+from app.services.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,15 @@ JobFunction = Callable[..., None]
 _registry: dict[str, JobFunction] = {}
 _executors: dict[int, ThreadPoolExecutor] = {}
 _executors_lock = threading.Lock()
+
+QUEUE_DOWN = (
+    "The background job queue is not answering, so this work could not be started. Nothing "
+    "was lost: please try again in a few minutes (the operator has been told in the log)."
+)
+
+
+class QueueUnavailable(Unavailable):
+    """The job queue (Redis) does not answer."""
 
 
 def register(name: str, func: JobFunction) -> None:
@@ -40,6 +56,15 @@ def register(name: str, func: JobFunction) -> None:
 
 def registered() -> set[str]:
     return set(_registry)
+
+
+def init_app(app: Flask) -> None:
+    """Release the work claimed by an app context (a request, a job) when the context ends."""
+
+    @app.teardown_appcontext
+    def _release_claims(_error: BaseException | None) -> None:
+        for job_id in g.pop("_claimed_jobs", ()):
+            release(job_id)
 
 
 _worker_app: Flask | None = None
@@ -62,36 +87,67 @@ def run_job(name: str, *args: Any) -> None:
         raise RuntimeError("Start workers with `python -m app.worker` (make worker).")
     with app.app_context():
         if _worker_app_pid != os.getpid():
+            _die_with_parent(_worker_app_pid)
             # A forked work horse must not share the parent's database connections.
             app.extensions["sqlalchemy"].engine.dispose(close=False)
         _registry[name](*args)
 
 
+def _die_with_parent(parent_pid: int | None) -> None:
+    """A work horse whose worker is killed is killed too (Linux): the sweep judges a job by its
+    worker, and a horse left running alone would write a result after its row was failed."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)  # the worker died before the line above took effect
+
+
 def enqueue(name: str, *args: Any) -> str:
-    """Queue job `name`; returns a job id to store on the row the job works on."""
+    """Queue job `name`; returns a job id to store on the row the job works on.
+
+    Raises QueueUnavailable when the RQ back end's Redis does not answer."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     backend = app.config["JOB_BACKEND"]
-    # A thread job's owner process is part of its id, so recovery can tell it from an orphan.
-    job_id = thread_job_id() if backend == "thread" else uuid.uuid4().hex
     if backend == "rq":
+        from redis.exceptions import RedisError
         from rq import Queue
 
-        Queue(app.config["RQ_QUEUE"], connection=redis_connection(app)).enqueue(
-            run_job, name, *args, job_id=job_id, job_timeout=3600, result_ttl=3600
-        )
-    elif backend == "thread":
-        _executor(app).submit(_run_in_thread, app, name, args)
-    else:
-        raise ValueError(f"Unknown JOB_BACKEND {backend!r}")
-    return job_id
-
-
-def _run_in_thread(app: Flask, name: str, args: tuple) -> None:
-    with app.app_context():
+        job_id = uuid.uuid4().hex
         try:
+            Queue(app.config["RQ_QUEUE"], connection=redis_connection(app)).enqueue(
+                run_job,
+                name,
+                *args,
+                job_id=job_id,
+                job_timeout=app.config["JOB_TIMEOUT"],
+                result_ttl=3600,
+                failure_ttl=24 * 3600,
+            )
+        except RedisError as error:
+            log.warning("Could not queue job %s%r: Redis does not answer (%s)", name, args, error)
+            raise QueueUnavailable(QUEUE_DOWN) from error
+        return job_id
+    if backend == "thread":
+        # A thread job's owner process is part of its id, so recovery can tell it from an orphan.
+        job_id = thread_job_id()
+        _claim(job_id)
+        _executor(app).submit(_run_in_thread, app, name, args, job_id)
+        return job_id
+    raise ValueError(f"Unknown JOB_BACKEND {backend!r}")
+
+
+def _run_in_thread(app: Flask, name: str, args: tuple, job_id: str) -> None:
+    try:
+        with app.app_context():
             run_job(name, *args)
-        except Exception:  # the job marks its own row failed; this is the last line of defence
-            log.exception("Job %s%r failed", name, args)
+    except Exception:  # the job marks its own row failed; this is the last line of defence
+        log.exception("Job %s%r failed", name, args)
+    finally:
+        release(job_id)
 
 
 def _executor(app: Flask) -> ThreadPoolExecutor:
@@ -123,22 +179,41 @@ def wait_for_idle(app: Flask, timeout: float = 120) -> None:
         marker.result(timeout=timeout)
 
 
-def redis_connection(app: Flask):
+def redis_connection(app: Flask, for_worker: bool = False):
+    """A connection to REDIS_URL. The web's connections give up within seconds when Redis does
+    not answer; a worker's are left to RQ, which sets its own timeouts for blocking reads."""
     from redis import Redis
 
-    return Redis.from_url(app.config["REDIS_URL"])
+    if for_worker:
+        return Redis.from_url(app.config["REDIS_URL"])
+    return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
 
 
-# Is a job alive? (for recovery) --------------------------------------------------------------
+def queue_problem(app: Flask) -> str | None:
+    """Why the configured queue cannot take jobs now, or None when it can (or is not used)."""
+    if app.config["JOB_BACKEND"] != "rq":
+        return None
+    from redis.exceptions import RedisError
+
+    try:
+        redis_connection(app).ping()
+    except RedisError as error:
+        return str(error)
+    return None
+
+
+# Work claimed by this process ----------------------------------------------------------------
 
 THREAD_PREFIX = "t:"
+_here: set[str] = set()
+_here_lock = threading.Lock()
 
 
 def _host() -> str:
     return socket.gethostname()[:20]
 
 
-def _process_start(pid: int) -> str | None:
+def process_start(pid: int) -> str | None:
     """When process `pid` started (clock ticks since boot, from /proc), or None if unknown."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -150,7 +225,7 @@ def _process_start(pid: int) -> str | None:
 
 def _process_identity(pid: int) -> str:
     """The pid plus its start time: a pid reused by a later process is a different identity."""
-    start = _process_start(pid)
+    start = process_start(pid)
     return f"{pid}.{start}" if start else str(pid)
 
 
@@ -160,69 +235,41 @@ def thread_job_id(owner: str | None = None) -> str:
     return f"{THREAD_PREFIX}{_host()}:{owner}:{uuid.uuid4().hex[:16]}"
 
 
-def _thread_job_alive(job_id: str) -> bool:
-    """A thread job lives as long as its process (on this host) does."""
+def parse_thread_job_id(job_id: str) -> tuple[str, int, str] | None:
+    """(host, pid, start) of a thread job id, or None if it is not one."""
     try:
         host, identity, _ = job_id[len(THREAD_PREFIX) :].split(":", 2)
         pid_text, _, start = identity.partition(".")
-        pid = int(pid_text)
+        return host, int(pid_text), start
     except ValueError:
-        return False
-    if host != _host():
-        return True  # another machine's process: not ours to judge
-    if start:
-        return _process_start(pid) == start  # same pid, other start time: a reused pid
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return None
 
 
-def _rq_job_alive(job_id: str, connection, live_jobs: set[str]) -> bool:
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
-    try:
-        status = Job.fetch(job_id, connection=connection).get_status(refresh=True)
-    except NoSuchJobError:
-        return False
-    if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED):
-        return True
-    if status == JobStatus.STARTED:
-        return job_id in live_jobs  # started by a worker that has since died: abandoned
-    return status == JobStatus.FINISHED  # finished: the row was (or is being) updated
+def this_host() -> str:
+    return _host()
 
 
-def _live_rq_jobs(app: Flask, connection) -> set[str]:
-    from rq import Queue, Worker
-    from rq.registry import StartedJobRegistry
-
-    queue = Queue(app.config["RQ_QUEUE"], connection=connection)
-    StartedJobRegistry(queue=queue).cleanup()  # moves jobs whose heartbeat stopped to "failed"
-    return {
-        job_id
-        for worker in Worker.all(connection=connection)
-        if (job_id := worker.get_current_job_id())
-    }
+def claim_here() -> str:
+    """An id for work that runs in this process now (e.g. a small prediction scored inside its
+    request); it counts as running until the app context that claimed it ends."""
+    job_id = thread_job_id()
+    _claim(job_id)
+    if has_app_context():
+        g.setdefault("_claimed_jobs", []).append(job_id)
+    return job_id
 
 
-def liveness(app: Flask) -> Callable[[str], bool]:
-    """A function telling whether the job with a stored id is still alive (queued or running)."""
-    connection = live_jobs = None
-    if app.config["JOB_BACKEND"] == "rq":
-        connection = redis_connection(app)
-        live_jobs = _live_rq_jobs(app, connection)
+def _claim(job_id: str) -> None:
+    with _here_lock:
+        _here.add(job_id)
 
-    def alive(job_id: str) -> bool:
-        if job_id.startswith(THREAD_PREFIX):
-            return _thread_job_alive(job_id)
-        if connection is None:
-            return False  # an RQ job, but this process has no queue to ask: it was lost
-        return _rq_job_alive(job_id, connection, live_jobs or set())
 
-    return alive
+def release(job_id: str) -> None:
+    with _here_lock:
+        _here.discard(job_id)
+
+
+def running_here(job_id: str) -> bool:
+    """Is the work with this id (claimed by this process) still queued or running?"""
+    with _here_lock:
+        return job_id in _here

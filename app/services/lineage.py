@@ -17,7 +17,7 @@ import csv
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import inspect, select, update
 
 from app.extensions import db
 from app.schema import Company, Dataset, Model, WorkStatus
@@ -149,10 +149,20 @@ def combine(base: Dataset, upload: Dataset, name: str | None = None) -> Dataset:
 
 
 def discard(dataset: Dataset | None) -> None:
-    """Remove a combined data set created by a run that failed: its file and its row."""
+    """Remove a combined data set created by a run that failed: its file and its row (the
+    failed runs that point at it forget it)."""
     if dataset is None:
         return
-    storage.remove_quietly(storage.dataset_file(dataset.path))
-    if dataset.id is not None and db.session.get(Dataset, dataset.id) is not None:
-        db.session.delete(db.session.get(Dataset, dataset.id))
+    path = storage.dataset_file(dataset.path)
+    dataset_id = inspect(dataset).identity
+    row = db.session.get(Dataset, dataset_id) if dataset_id is not None else None
+    if row is not None:
+        db.session.execute(
+            update(Model)
+            .where(Model.training_dataset_id == row.id, Model.status != WorkStatus.DONE)
+            .values(training_dataset_id=None)
+            .execution_options(synchronize_session="fetch")
+        )
+        db.session.delete(row)
         db.session.commit()
+    storage.remove_quietly(path)

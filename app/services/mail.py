@@ -2,7 +2,8 @@
 
 With `MAIL_SERVER` set, messages go out over SMTP through Flask-Mail. Without it, each message is
 written as an `.eml` file into `OUTBOX_DIR` (server-chosen, timestamped name, atomic write) and
-its links are logged, so a local installation can still verify accounts.
+its links are logged (in development only), so a local installation can still verify accounts.
+Production refuses to start with neither MAIL_SERVER nor an OUTBOX_DIR of the operator's choice.
 """
 
 from __future__ import annotations
@@ -131,8 +132,10 @@ def _deliver(subject: str, to: str, body: str) -> None:
         else:
             path = _write_to_outbox(message)
             log.info("Email %r to %s written to %s", subject, to, path)
+            # A link in a log is a working login for whoever reads the log: development only.
+            link_level = logging.INFO if current_app.config.get("MAIL_LOG_LINKS") else logging.DEBUG
             for link in LINK_PATTERN.findall(body):
-                log.info("Link in that email: %s", link)
+                log.log(link_level, "Link in that email: %s", link)
     except (OSError, BadHeaderError) as error:  # smtplib errors are OSError subclasses
         raise MailError(f"The email to {to} could not be sent: {error}") from error
 

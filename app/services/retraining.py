@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.schema import Company, Dataset, Developer, Model, WorkStatus, utcnow
-from app.services import datasets, jobs, lifecycle, lineage, registry, storage, training
+from app.services import datasets, lifecycle, lineage, registry, storage, training
 from app.services.catalog import NETWORK_KIND
 from app.services.database import model_type_by_key
 from app.services.errors import DomainError, NotFound
@@ -92,14 +92,7 @@ def start_retrain(developer: Developer, name: str, upload: Upload) -> Model:
         )
         db.session.add(run)
         db.session.commit()
-    try:
-        run.job_id = jobs.enqueue(JOB_NAME, run.id)
-    except Exception as error:
-        log.exception("Could not queue retrain run %s", run.id)
-        lifecycle.mark_failed(run, f"The job could not be queued: {error}")
-        return run
-    db.session.commit()
-    return run
+    return lifecycle.queue_job(run, JOB_NAME)  # fails the run with a message if need be
 
 
 # Reading runs (pages) ----------------------------------------------------------------------------
@@ -164,7 +157,12 @@ def retrain_model(run_id: int) -> None:
     except Exception as error:  # every failure leaves nothing registered, then says why
         if not isinstance(error, DomainError):
             log.exception("Retrain run %s failed", run_id)
-        reason = str(error) if isinstance(error, DomainError) else f"Training failed: {error}"
+        if isinstance(error, DomainError):
+            reason = str(error)
+        elif storage.is_out_of_space(error):
+            reason = storage.OUT_OF_SPACE
+        else:
+            reason = f"Training failed: {error}"
         lifecycle.mark_failed(run, reason or "Training failed.", written)
         lineage.discard(combined)
 
@@ -176,6 +174,8 @@ def _combine(run: Model) -> Dataset:
         raise RetrainError("The uploaded file of this run is missing.")
     base = lineage.latest_dataset(company)
     combined = lineage.combine(base, upload, name=f"Combined for “{run.name}”")
+    # Linked at once, so a run killed mid-way leaves its data set findable (the sweep removes it).
+    run.training_dataset_id = combined.id
     db.session.commit()
     _set_step(run, "Combining data sets", 15)
     return combined

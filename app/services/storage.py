@@ -8,6 +8,7 @@ never taken from a client. Writes are atomic: a temporary file in the same folde
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from app.services.errors import DomainError
+from app.services.errors import DomainError, Unavailable
 
 # The data set folders, as the product's original layout lists them, plus the outcome files
 # (what really happened to a prediction's customers) of each role.
@@ -36,6 +37,50 @@ MODEL_AREAS = {"default_models", "retrained_models"}
 
 class StorageError(DomainError):
     """A stored file is missing, or a path escapes its root."""
+
+
+OUT_OF_SPACE = (
+    "The server is out of space, so nothing was kept. Please tell your administrator, and try "
+    "again once space has been freed."
+)
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+class OutOfSpace(Unavailable):
+    """A write failed because the disk (or the quota) is full."""
+
+    def __init__(self, message: str = OUT_OF_SPACE) -> None:
+        super().__init__(message)
+
+
+def is_out_of_space(error: BaseException | None) -> bool:
+    """Did `error` (or what caused it) come from a full disk? Libraries wrap the OSError
+    (pyarrow, SQLite's "database or disk is full"), so the chain and the text are read too."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, OutOfSpace):
+            return True
+        if isinstance(error, OSError) and error.errno in _FULL_ERRNOS:
+            return True
+        text = str(error)
+        if "No space left on device" in text or "database or disk is full" in text:
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+@contextlib.contextmanager
+def refused_when_full() -> Iterator[None]:
+    """Turn a write that fails on a full disk into OutOfSpace (the message a person reads)."""
+    try:
+        yield
+    except OutOfSpace:
+        raise
+    except Exception as error:
+        if is_out_of_space(error):
+            raise OutOfSpace() from error
+        raise
 
 
 def models_root() -> Path:

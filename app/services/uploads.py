@@ -61,7 +61,8 @@ def stored_upload(upload: Upload, area: str) -> Iterator[StoredUpload]:
     relative = storage.new_dataset_path(area, file_format)
     target = storage.dataset_file(relative)
     digest = hashlib.sha256()
-    with storage.atomic_path(target) as tmp, tmp.open("wb") as handle:
+    # A full disk refuses the upload with a message; the partial copy is removed.
+    with storage.refused_when_full(), storage.atomic_path(target) as tmp, tmp.open("wb") as handle:
         for block in iter(lambda: upload.stream.read(COPY_BLOCK), b""):
             digest.update(block)
             handle.write(block)

@@ -44,6 +44,7 @@ NAV_LINKS = {
         ("developer.monitoring", "Monitoring"),
         ("developer.datasets", "Data sets"),
         ("developer.users", "Users"),
+        ("developer.tokens", "API tokens"),
     ],
     "user": [
         ("user.models", "Models"),

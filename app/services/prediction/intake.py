@@ -11,7 +11,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.schema import Developer, Prediction, User, WorkStatus
-from app.services import datasets, jobs, registry
+from app.services import datasets, lifecycle, registry, storage
 from app.services.errors import DomainError
 from app.services.prediction import scoring
 from app.services.preprocessing import PREDICTION_COLUMNS, match_columns, read_head
@@ -85,8 +85,20 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
 
     if head.complete and len(original) <= in_request:
         scoring.run_scoring(prediction, lambda: (pipeline, original, mapping))
+        if prediction.error == storage.OUT_OF_SPACE:  # a full disk keeps nothing of it
+            _discard(prediction)
+            raise storage.OutOfSpace()
     else:
         del original
-        prediction.job_id = jobs.enqueue(scoring.JOB_NAME, prediction.id)
-        db.session.commit()
+        lifecycle.queue_job(prediction, scoring.JOB_NAME)  # fails it with a message if need be
     return prediction
+
+
+def _discard(prediction: Prediction) -> None:
+    """Remove a prediction that was refused after it was recorded: its row, input row and file."""
+    dataset = prediction.input_dataset
+    path = storage.dataset_file(dataset.path)
+    db.session.delete(prediction)
+    db.session.delete(dataset)
+    db.session.commit()
+    storage.remove_quietly(path)

@@ -69,6 +69,7 @@ def _result_area(prediction: Prediction) -> str:
 def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
     """Score, write the result files and the summary; any failure marks the row failed."""
     files: dict[str, str] = {}
+    prediction_id = prediction.id  # read now: a broken session cannot load it in the handler
     try:
         lifecycle.start(prediction)
         pipeline, original, mapping = load()
@@ -102,9 +103,9 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
     except DomainError as error:  # a model file altered since, a file that no longer reads
         lifecycle.mark_failed(prediction, str(error), _paths(files))
         return
-    except Exception:  # the outer edge of scoring: logged, and the row says it failed
-        log.exception("Prediction %s failed", prediction.id)
-        lifecycle.mark_failed(prediction, lifecycle.UNEXPECTED, _paths(files))
+    except Exception as error:  # the outer edge of scoring: logged, and the row says it failed
+        log.exception("Prediction %s failed", prediction_id)
+        lifecycle.mark_failed(prediction, lifecycle.failure_message(error), _paths(files))
         return
     render_charts(prediction)
 

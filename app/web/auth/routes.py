@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     make_response,
@@ -194,9 +195,15 @@ def resend():
 # --- Login, logout, password --------------------------------------------------------------------
 
 
+def login_failed(response: Response) -> bool:
+    """A login attempt counts against the address's limit only when it fails: a successful
+    login redirects. An office behind one NAT address can then all log in at nine o'clock."""
+    return response.status_code != 302
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(auth_rate_limit, methods=["POST"])
+@limiter.limit(auth_rate_limit, methods=["POST"], deduct_when=login_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(_home_of(current_user))

@@ -48,3 +48,11 @@ class RollbackForm(FlaskForm):
 
 class WithdrawForm(FlaskForm):
     reason = TextAreaField("Reason (optional)", validators=[Optional(), Length(max=REASON_MAX)])
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        "Token name",
+        validators=[DataRequired("Please give the token a name."), Length(max=100)],
+        description="What uses it, e.g. “nightly churn export”. Shown here, never in the token.",
+    )

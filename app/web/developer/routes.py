@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -15,6 +16,7 @@ from flask_login import current_user
 
 from app.services import (
     accounts,
+    api_tokens,
     charts,
     comparison,
     deployment,
@@ -30,6 +32,7 @@ from app.web.developer.forms import (
     DeployForm,
     RetrainForm,
     RollbackForm,
+    TokenForm,
     WithdrawForm,
 )
 from app.web.responses import send_chart
@@ -229,3 +232,42 @@ def datasets():
     page_number = requested_page(request.args)
     page, rows = dataset_records.datasets_page(current_user.company_id, page_number)
     return render_template("developer/datasets.html", page=page, rows=rows)
+
+
+# API tokens ---------------------------------------------------------------------------------------
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@role_required("developer")
+def tokens():
+    form = TokenForm()
+    created, status = None, 200
+    if form.validate_on_submit():
+        try:
+            created = api_tokens.create_token(current_user, form.name.data)
+        except DomainError as error:
+            field_for_error(form, error, "name")
+            status = 400
+        else:
+            form = TokenForm(formdata=None)
+    elif form.is_submitted():
+        status = 400
+    return render_template(
+        "developer/tokens.html",
+        form=form,
+        created=created,
+        tokens=api_tokens.tokens_for(current_user),
+        confirm_form=ConfirmForm(),
+    ), status
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@role_required("developer")
+def revoke_token(token_id: int):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    token = api_tokens.revoke_token(current_user, token_id)
+    flash(
+        f"The token “{token.name}” is revoked: requests with it are refused from now on.", "success"
+    )
+    return redirect(url_for("developer.tokens"))

@@ -1,0 +1,1 @@
+"""The JSON API for the company's own pipelines (`/api/v1`), described by `openapi.py`."""
