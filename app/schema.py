@@ -86,14 +86,28 @@ class TimestampMixin:
     )
 
 
+DECISION_COSTS_RULE = (
+    "(customer_value IS NULL AND offer_cost IS NULL AND contact_cost IS NULL"
+    " AND acceptance_rate IS NULL) OR (customer_value > 0 AND offer_cost >= 0"
+    " AND contact_cost >= 0 AND acceptance_rate > 0 AND acceptance_rate <= 1)"
+)
+
+
 class Company(TimestampMixin, db.Model):
     __tablename__ = "companies"
+    __table_args__ = (CheckConstraint(DECISION_COSTS_RULE, name="decision_costs"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254), index=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Decision costs, set by the developer (services.decisions.costs); all four or none.
+    customer_value: Mapped[float | None] = mapped_column(Float)
+    offer_cost: Mapped[float | None] = mapped_column(Float)
+    contact_cost: Mapped[float | None] = mapped_column(Float)
+    acceptance_rate: Mapped[float | None] = mapped_column(Float)
+    costs_updated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     developer: Mapped[Developer | None] = relationship(back_populates="company")
     users: Mapped[list[User]] = relationship(back_populates="company")

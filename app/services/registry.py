@@ -66,6 +66,8 @@ def default_model_state(kind: str) -> str:
         return f"scikit-learn changed ({recorded} → {training.SKLEARN_VERSION})"
     if metadata.get("file_sha256") != storage.sha256_of(model_path):
         return "file does not match its recorded SHA-256"
+    if not set(metadata) >= training.RECORDED_KEYS:
+        return "trained before its baseline and calibration were recorded"
     return "current"
 
 
@@ -106,7 +108,7 @@ def ensure_default_model_files(
             data = default_training_data(dataset_path, sample_rows)
         report(f"[{number}/{total}] Training {name} ({state}) on {len(data[0]):,} rows…")
         started = time.perf_counter()
-        result = training.train(training.build_pipeline(kind), name, *data)
+        result = training.train(training.build_pipeline(kind), name, *data, calibrate_when_off=True)
         training.save_model(result, model_path, metadata_path)
         report(
             f"[{number}/{total}] {name} ready in {time.perf_counter() - started:.1f} s "
@@ -153,7 +155,15 @@ def save_metrics(model: Model, metadata: dict[str, Any]) -> None:
 
 
 def details_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    keys = ("feature_importances", "roc_curve", "confusion_matrix", "trained_at", "test_rows")
+    keys = (
+        "feature_importances",
+        "roc_curve",
+        "confusion_matrix",
+        "trained_at",
+        "test_rows",
+        "baseline",
+        "calibration",
+    )
     return {key: metadata.get(key) for key in keys}
 
 

@@ -8,6 +8,7 @@
 # Model files pickled before this package existed name `app.services.training.log1p_nonnegative`.
 from app.services.preprocessing.columns import log1p_nonnegative
 from app.services.training.evaluation import (
+    RECORDED_KEYS,
     SKLEARN_VERSION,
     ProgressCallback,
     TrainingResult,
@@ -25,6 +26,7 @@ from app.services.training.pipelines import (
     RETRAIN_MLP_PARAMS,
     SEED,
     TEST_SIZE,
+    build_calibrated,
     build_estimator,
     build_pipeline,
     build_preprocessor,
@@ -33,6 +35,7 @@ from app.services.training.pipelines import (
 )
 
 __all__ = [
+    "RECORDED_KEYS",
     "RETRAIN_MLP_PARAMS",
     "SEED",
     "SKLEARN_VERSION",
@@ -40,6 +43,7 @@ __all__ = [
     "ModelIntegrityError",
     "ProgressCallback",
     "TrainingResult",
+    "build_calibrated",
     "build_estimator",
     "build_pipeline",
     "build_preprocessor",

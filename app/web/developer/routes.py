@@ -14,12 +14,12 @@ from flask import (
 )
 from flask_login import current_user
 
-from app.services import accounts, charts, comparison, deployment, retraining
+from app.services import accounts, charts, comparison, decisions, deployment, retraining
 from app.services import datasets as dataset_records
 from app.services.catalog import DISPLAY_METRICS
 from app.services.errors import DomainError
 from app.web.access import role_required
-from app.web.developer.forms import ConfirmForm, RetrainForm
+from app.web.developer.forms import ConfirmForm, CostsForm, RetrainForm
 from app.web.responses import send_chart
 from app.web.shared.forms import field_for_error, requested_page
 from app.web.shared.models import register_model_views
@@ -145,6 +145,34 @@ def undeploy(model_id: int):
 
 def _back() -> str:
     return url_for("developer.compare")
+
+
+# Decision costs ---------------------------------------------------------------------------------
+
+
+@bp.route("/costs", methods=["GET", "POST"])
+@role_required("developer")
+def costs():
+    current = decisions.company_costs(current_user.company)
+    form = (
+        CostsForm() if request.method == "POST" else CostsForm(data=decisions.form_values(current))
+    )
+    status = 200
+    if form.validate_on_submit():
+        try:
+            values = {field.name: form[field.name].data for field in decisions.FIELDS}
+            decisions.save_costs(current_user, values)
+        except DomainError as error:
+            field_for_error(form, error)
+            status = 400
+        else:
+            flash("Costs saved. Predictions from now on get Expected Value and Contact.", "success")
+            return redirect(url_for("developer.costs"))
+    elif form.is_submitted():
+        status = 400
+    return render_template(
+        "shared/costs.html", form=form, costs=current, fields=decisions.FIELDS, editable=True
+    ), status
 
 
 # Data sets ----------------------------------------------------------------------------------------
