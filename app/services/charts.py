@@ -25,7 +25,7 @@ from pathlib import Path
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from app.schema import Model, Prediction
 from app.services import storage
@@ -62,6 +62,11 @@ WIDE_LABEL_MARGINS = {**MARGINS, "left": 0.29}
 # Counts up to "1,000,000" on the distribution's y axis.
 COUNT_MARGINS = {**MARGINS, "left": 0.17}
 ROC_MARGINS = {"left": 0.1, "right": 0.96, "bottom": 0.1, "top": 0.93}
+# A phone's variant of a chart (`narrow=True`): drawn for about 340 CSS pixels, so its text stays
+# as large as the page's small text, at twice the resolution for phone screens.
+NARROW = (3.6, 3.4)
+NARROW_MARGINS = {"left": 0.22, "right": 0.92, "bottom": 0.19, "top": 0.9}
+NARROW_DPI = 2 * DPI
 
 
 class ChartUnavailable(NotFound):
@@ -74,6 +79,7 @@ def _cached_png(
     draw: Callable[[Axes], None],
     size: tuple[float, float] = SMALL,
     margins: dict[str, float] = MARGINS,
+    dpi: int = DPI,
 ) -> Path:
     """The cached PNG for (`kind`, `key`), drawn by `draw` on fresh axes the first time.
 
@@ -83,14 +89,14 @@ def _cached_png(
     path = storage.cache_file(f"{CHART_DIR}/{kind}-{digest[:32]}.png")
     if path.exists():
         return path
-    figure = Figure(figsize=size, dpi=DPI)
+    figure = Figure(figsize=size, dpi=dpi)
     FigureCanvasAgg(figure)
     figure.subplots_adjust(**margins)
     axes = figure.add_subplot()
     draw(axes)
     axes.spines[["top", "right"]].set_visible(False)
     with storage.atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=DPI)
+        figure.savefig(tmp, format="png", dpi=dpi)
     return path
 
 
@@ -185,7 +191,13 @@ def churn_distribution_png(prediction: Prediction) -> Path:
     return _cached_png("distribution", key, draw, margins=COUNT_MARGINS)
 
 
-def profit_curve_png(prediction: Prediction) -> Path:
+def _variant(narrow: bool) -> dict[str, object]:
+    if narrow:
+        return {"size": NARROW, "margins": NARROW_MARGINS, "dpi": NARROW_DPI}
+    return {}
+
+
+def profit_curve_png(prediction: Prediction, narrow: bool = False) -> Path:
     """The expected gain of contacting the k highest-risk customers, against k, with the best
     number to contact marked. Drawn from the summary stored with the prediction."""
     campaign = (prediction.summary or {}).get("campaign")
@@ -201,18 +213,23 @@ def profit_curve_png(prediction: Prediction) -> Path:
         axes.plot([best], [best_gain], "o", color=GOOD, label=f"Best: contact {best:,}")
         axes.set_xlim(0, max(contacted[-1], 1))
         axes.set_xlabel("Customers contacted, highest risk first")
-        axes.set_ylabel("Expected gain")
+        if not narrow:  # on a phone the legend names the line
+            axes.set_ylabel("Expected gain")
         axes.xaxis.set_major_formatter("{x:,.0f}")
         axes.yaxis.set_major_formatter("{x:,.0f}")
-        axes.set_title(f"Profit curve · best {best:,} contacted, gain {best_gain:,.0f}")
+        axes.xaxis.set_major_locator(MaxNLocator(4 if narrow else 8, integer=True))
+        title = "Profit curve" if narrow else "Profit curve · "
+        if not narrow:
+            title += f"best {best:,} contacted, gain {best_gain:,.0f}"
+        axes.set_title(title)
         axes.grid(alpha=0.3)
         axes.legend(loc="lower left" if best_gain > 0 else "upper right", fontsize="small")
 
-    key = [prediction.id, prediction.result_path, contacted, gain, best]
-    return _cached_png("profit", key, draw, margins=COUNT_MARGINS)
+    key = [prediction.id, prediction.result_path, contacted, gain, best, narrow]
+    return _cached_png("profit", key, draw, **{"margins": COUNT_MARGINS, **_variant(narrow)})
 
 
-def reliability_png(model: Model) -> Path:
+def reliability_png(model: Model, narrow: bool = False) -> Path:
     """The model's reliability diagram on its held-out customers: mean predicted probability
     against the share that churned, per tenth of probability; before and after calibration when
     it was calibrated."""
@@ -245,21 +262,24 @@ def reliability_png(model: Model) -> Path:
         axes.yaxis.set_major_formatter(PercentFormatter(1.0))
         axes.set_xlabel("Predicted churn probability")
         axes.set_ylabel("Share that churned")
-        axes.set_title(f"Reliability on held-out customers · {model.label}")
+        axes.set_title(
+            "Reliability" if narrow else f"Reliability on held-out customers · {model.label}"
+        )
         axes.grid(alpha=0.3)
-        axes.legend(loc="upper left", fontsize="small")
+        axes.legend(loc="lower right", fontsize="x-small" if narrow else "small")
 
-    key = [_model_key(model), calibration]
-    return _cached_png("reliability", key, draw, margins=MARGINS)
+    key = [_model_key(model), calibration, narrow]
+    return _cached_png("reliability", key, draw, **_variant(narrow))
 
 
-def prediction_chart_png(prediction: Prediction, chart: str) -> Path:
+def prediction_chart_png(prediction: Prediction, chart: str, narrow: bool = False) -> Path:
     """One of a prediction page's charts, for a prediction the caller has already checked the
-    viewer may see: 'distribution', 'importance' (of the model that scored it) or 'profit'."""
+    viewer may see: 'distribution', 'importance' (of the model that scored it) or 'profit'
+    (`narrow`: its phone variant)."""
     if chart == "distribution":
         return churn_distribution_png(prediction)
     if chart == "importance":
         return feature_importance_png(prediction.model)
     if chart == "profit":
-        return profit_curve_png(prediction)
+        return profit_curve_png(prediction, narrow)
     raise ChartUnavailable(f"Unknown chart {chart!r}.")

@@ -85,8 +85,7 @@ def check_inputs(
             np.flatnonzero(unseen),
             i,
             lambda t, n=name: (
-                f"{n} '{shown(t)}' was never seen in training; the model ignored it "
-                f"(it counted as none of the {n} values it knows)"
+                f"{n} '{shown(t)}' was never seen in training, so the model ignored it"
             ),
         )
     for j, name in enumerate(NUMERIC_FEATURES):

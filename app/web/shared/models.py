@@ -7,7 +7,7 @@ the viewer may not use is a 404 (`ModelNotAvailable`, mapped in `web.errors`).
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from app.services import charts, decisions, environment, registry
@@ -35,7 +35,8 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
         return send_chart(charts.feature_importance_png(registry.model_for(current_user, model_id)))
 
     def calibration_chart(model_id: int):
-        return send_chart(charts.reliability_png(registry.model_for(current_user, model_id)))
+        model = registry.model_for(current_user, model_id)
+        return send_chart(charts.reliability_png(model, request.args.get("size") == "narrow"))
 
     def roc_chart(model_id: int):
         overview = registry.model_overview(current_user, model_id)

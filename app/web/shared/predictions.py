@@ -112,7 +112,8 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
 
     def chart(prediction_id: int, chart: str):
         prediction = predictions.prediction_for(current_user, prediction_id)
-        return send_chart(charts.prediction_chart_png(prediction, chart))
+        narrow = request.args.get("size") == "narrow"
+        return send_chart(charts.prediction_chart_png(prediction, chart, narrow))
 
     bp.add_url_rule("/predict", "predict", guard(predict), methods=["GET", "POST"])
     bp.add_url_rule("/predictions", "predictions", guard(history))
