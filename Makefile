@@ -65,6 +65,7 @@ bench: install-dev dataset ## Run the benchmarks under bench/ and print their fi
 	$(PY) bench/train.py
 	$(PY) bench/predict.py
 	$(PY) bench/retrain.py
+	$(PY) bench/decisions.py
 
 clean: ## Remove generated files (keeps the database and instance/)
 	rm -rf .pytest_cache .ruff_cache bench/out

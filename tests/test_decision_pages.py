@@ -322,3 +322,26 @@ def test_another_company_gets_404_for_the_rows_call_list_and_charts(
     assert client.get(f"/user/{base}/rows").status_code == 404  # a developer's prediction
     with pytest.raises(predictions.PredictionNotFound):
         predictions.prediction_for(colleague, scored)
+
+
+def test_a_prediction_scored_before_decisions_existed_still_shows_its_page(
+    app, developer, developer_client, scored
+):
+    prediction = db.session.get(Prediction, scored)
+    old = {
+        key: prediction.summary[key]
+        for key in ("rows", "churn", "stay", "churn_share", "histogram", "threshold", "files")
+    }
+    old["preview_columns"] = ["Contract"]
+    old["top"] = [
+        {"row": t["row"], "customerID": t["customerID"], "probability": t["probability"]}
+        for t in prediction.summary["top"]
+    ]
+    prediction.summary = old
+    db.session.commit()
+    page = developer_client.get(f"/developer/predictions/{scored}")
+    assert page.status_code == 200
+    assert "Highest-risk customers" in page.text and "/rows" not in page.text
+    assert "scored before your company's costs were set" in page.text
+    download = developer_client.get(f"/developer/predictions/{scored}/download")
+    assert download.status_code == 200

@@ -70,10 +70,13 @@ class RowStoreWriter:
         import pyarrow as pa
 
         count = len(probability)
+        ids = pa.array(ids, from_pandas=True)
+        if isinstance(ids, pa.ChunkedArray):  # Arrow-backed text read in several blocks
+            ids = ids.combine_chunks()
         rows = np.arange(self.rows + 1, self.rows + count + 1, dtype=np.int32)
         arrays = [
             pa.array(rows),
-            pa.array(ids, type=pa.string(), from_pandas=True),
+            ids.cast(pa.string()),
             pa.array(probability, type=pa.float64()),
             *[pa.array(reasons, type=pa.string()) for reasons in columns.reasons],
             pa.array(columns.warnings, type=pa.string()),
