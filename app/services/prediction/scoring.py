@@ -142,6 +142,8 @@ def render_charts(prediction: Prediction) -> None:
     try:
         charts.churn_distribution_png(prediction)
         charts.feature_importance_png(prediction.model)
+        if (prediction.summary or {}).get("campaign"):
+            charts.profit_curve_png(prediction)
     except Exception:  # noqa: BLE001 - a chart is never worth a finished prediction
         log.exception("Charts of prediction %s could not be drawn", prediction.id)
 
