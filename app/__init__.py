@@ -54,7 +54,9 @@ def _trust_proxies(app: Flask) -> None:
     if count:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count
+        )
 
 
 def _configure_logging(app: Flask) -> None:
@@ -98,7 +100,7 @@ def _enable_sqlite_wal(app: Flask) -> None:
         engine = db.engine
 
         @event.listens_for(engine, "connect")
-        def _set_pragmas(dbapi_connection, _record):  # noqa: ANN001 - DB-API connection
+        def _set_pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
             if app.config["SQLALCHEMY_DATABASE_URI"] not in ("sqlite://", "sqlite:///:memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
@@ -114,7 +116,7 @@ def register_url_converters(app: Flask) -> None:
     from app.schema import MAX_ID
 
     class IdConverter(IntegerConverter):
-        def __init__(self, url_map, **kwargs):  # noqa: ANN001 - werkzeug's Map
+        def __init__(self, url_map, **kwargs):
             kwargs.setdefault("max", MAX_ID)
             super().__init__(url_map, **kwargs)
 

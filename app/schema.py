@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -27,6 +27,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+
+if TYPE_CHECKING:  # Flask-SQLAlchemy builds db.Model at run time from this declarative base
+    from app.extensions import Base as ModelBase
+else:
+    ModelBase = db.Model
 
 # Ids are 32-bit integers on every database; a larger number in a URL cannot name a row.
 MAX_ID = 2**31 - 1
@@ -56,6 +61,9 @@ def work_status_check() -> CheckConstraint:
 
 class QueuedWorkMixin:
     """The columns and words of queued work, shared by models (retrain runs) and predictions."""
+
+    id: Mapped[int]
+    updated_at: Mapped[datetime]
 
     status: Mapped[str] = mapped_column(String(20), default=WorkStatus.DONE)
     progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
@@ -93,7 +101,7 @@ DECISION_COSTS_RULE = (
 )
 
 
-class Company(TimestampMixin, db.Model):
+class Company(TimestampMixin, ModelBase):
     __tablename__ = "companies"
     __table_args__ = (CheckConstraint(DECISION_COSTS_RULE, name="decision_costs"),)
 
@@ -138,7 +146,7 @@ class AccountMixin(TimestampMixin, UserMixin):
         return self.role == "developer"
 
 
-class Developer(AccountMixin, db.Model):
+class Developer(AccountMixin, ModelBase):
     __tablename__ = "developers"
     role = "developer"
 
@@ -153,7 +161,7 @@ class Developer(AccountMixin, db.Model):
         return bool(self.is_enabled and self.email_verified_at and self.approved_at)
 
 
-class User(AccountMixin, db.Model):
+class User(AccountMixin, ModelBase):
     __tablename__ = "users"
     role = "user"
 
@@ -167,7 +175,7 @@ class User(AccountMixin, db.Model):
         return bool(self.is_enabled and self.email_verified_at)
 
 
-class ModelType(TimestampMixin, db.Model):
+class ModelType(TimestampMixin, ModelBase):
     __tablename__ = "modeltypes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -177,7 +185,7 @@ class ModelType(TimestampMixin, db.Model):
     retrainable: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Dataset(TimestampMixin, db.Model):
+class Dataset(TimestampMixin, ModelBase):
     """A data file on disk. Combined data sets record the two data sets they came from."""
 
     __tablename__ = "datasets"
@@ -213,7 +221,7 @@ class Dataset(TimestampMixin, db.Model):
     )
 
 
-class Model(QueuedWorkMixin, TimestampMixin, db.Model):
+class Model(QueuedWorkMixin, TimestampMixin, ModelBase):
     """A trained model of a company: a default (v1) or a retrained version, or a retrain run.
 
     A retrain run is a row from the moment it is queued, so its status survives restarts; it
@@ -271,7 +279,7 @@ class Model(QueuedWorkMixin, TimestampMixin, db.Model):
         self.file_sha256 = None
 
 
-class ModelMetric(TimestampMixin, db.Model):
+class ModelMetric(TimestampMixin, ModelBase):
     __tablename__ = "modelmetrics"
     __table_args__ = (UniqueConstraint("model_id", "name"),)
 
@@ -283,7 +291,7 @@ class ModelMetric(TimestampMixin, db.Model):
     model: Mapped[Model] = relationship(back_populates="metrics")
 
 
-class ModelDeployment(TimestampMixin, db.Model):
+class ModelDeployment(TimestampMixin, ModelBase):
     """A model made available to a company's users; withdrawing keeps the row, inactive."""
 
     __tablename__ = "modeldeployments"
@@ -300,7 +308,7 @@ class ModelDeployment(TimestampMixin, db.Model):
     model: Mapped[Model] = relationship()
 
 
-class Prediction(QueuedWorkMixin, TimestampMixin, db.Model):
+class Prediction(QueuedWorkMixin, TimestampMixin, ModelBase):
     __tablename__ = "predictions"
     __table_args__ = (
         Index("ix_predictions_company_created", "company_id", "created_at"),

@@ -23,18 +23,18 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from werkzeug.datastructures import FileStorage  # noqa: E402
-from werkzeug.security import generate_password_hash  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
+from werkzeug.datastructures import FileStorage
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
-from app import create_app  # noqa: E402
-from app.extensions import db  # noqa: E402
-from app.schema import Company, Developer, Model, utcnow  # noqa: E402
-from app.services import jobs, retraining  # noqa: E402
-from app.services.database import upgrade_database  # noqa: E402
-from app.services.environment import initialize_developer_environment  # noqa: E402
-from app.services.original_data import provision_original_dataset  # noqa: E402
-from app.services.registry import ensure_default_model_files  # noqa: E402
+from app import create_app
+from app.extensions import db
+from app.schema import Company, Developer, Model, utcnow
+from app.services import jobs, retraining
+from app.services.database import upgrade_database
+from app.services.environment import initialize_developer_environment
+from app.services.original_data import provision_original_dataset
+from app.services.registry import ensure_default_model_files
 
 UPLOAD_ROWS = 1_000
 REPEATED_IDS = 50

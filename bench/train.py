@@ -19,11 +19,11 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import create_app  # noqa: E402
-from app.services import registry, training  # noqa: E402
-from app.services.catalog import KIND_NAMES  # noqa: E402
-from app.services.original_data import provision_original_dataset  # noqa: E402
-from app.services.preprocessing import load_upload  # noqa: E402
+from app import create_app
+from app.services import registry, training
+from app.services.catalog import KIND_NAMES
+from app.services.original_data import provision_original_dataset
+from app.services.preprocessing import load_upload
 
 CV_FOLDS = 5
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import io
 import itertools
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
-from app.schema import Company, Dataset, Developer, Model, Prediction, User, utcnow
+from app.schema import Company, Dataset, Developer, Model, ModelType, Prediction, User, utcnow
 
 PASSWORD = "correct horse battery staple"
 # Hashing with scrypt is deliberately slow; tests hash the shared password once.
@@ -79,6 +81,47 @@ def log_in(client: FlaskClient, account: Developer | User) -> FlaskClient:
         session["_user_id"] = account.get_id()
         session["_fresh"] = True
     return client
+
+
+def customers(original: Path, rows: int | None = None, seed: int | None = None) -> pd.DataFrame:
+    """Customers of DatasetA.csv with every cell as text, as a person's file holds them: the
+    first `rows`, or a random sample of `rows` when `seed` is given."""
+    frame = pd.read_csv(original, dtype=str, keep_default_na=False)
+    if rows is None:
+        return frame
+    if seed is None:
+        return frame.head(rows)
+    return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
+
+
+def make_version(developer: Developer, version: int, **fields: object) -> Model:
+    """A registered network version of the developer's company (its file is the default
+    network's, enough to list, compare and deploy it); added and flushed, not committed."""
+    network = db.session.scalars(
+        select(Model)
+        .join(Model.model_type)
+        .where(
+            Model.company_id == developer.company_id,
+            Model.is_default.is_(True),
+            ModelType.key == "neural_network",
+        )
+    ).one()
+    values: dict[str, object] = {
+        "company_id": developer.company_id,
+        "model_type_id": network.model_type_id,
+        "name": f"run {version}",
+        "version": version,
+        "status": "done",
+        "file_path": network.file_path,
+        "file_sha256": network.file_sha256,
+        "details": network.details,
+        "trained_by_developer_id": developer.id,
+        **fields,
+    }
+    model = Model(**values)
+    db.session.add(model)
+    db.session.flush()
+    return model
 
 
 def upload(data: bytes | pd.DataFrame, filename: str = "customers.csv") -> FileStorage:

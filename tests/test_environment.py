@@ -4,8 +4,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.schema import Dataset, Model, ModelDeployment, ModelMetric
-from app.services import registry, storage
+from app.schema import Dataset, Model, ModelDeployment, ModelMetric, User
+from app.services import jobs, registry, storage
+from app.services.accounts import tokens
 from app.services.catalog import KIND_NAMES
 from app.services.environment import initialize_developer_environment
 from tests import factories
@@ -71,3 +72,22 @@ def test_repair_refreshes_the_checksums_of_a_company_without_a_developer(app):
 
     for model in registry.models_for(user):
         assert registry.load_model_pipeline(model) is not None
+
+
+def test_verifying_an_email_never_trains_models_in_the_request(make_app, tmp_path, small_original):
+    """With no trained default files (a new storage root), the verification link answers at
+    once; the models are trained by a background job, and the pages say they are on the way."""
+    app = make_app(MODELS_ROOT=str(tmp_path / "empty_models"), ORIGINAL_DATASET=str(small_original))
+    user = factories.make_user(verified=False)
+    token = tokens.account_verification_token(user)
+    client = app.test_client()
+    with jobs.held(app):  # the job waits: whatever the request did, it did without it
+        response = client.get(f"/auth/verify/{token}")
+        assert response.status_code == 200 and "You can log in now" in response.text
+        assert not list((tmp_path / "empty_models").rglob("*.pkl"))
+        page = factories.log_in(app.test_client(), user).get("/user/models")
+        assert "being prepared" in page.text
+    jobs.wait_for_idle(app)
+    db.session.expire_all()
+    assert len(list((tmp_path / "empty_models" / "default_models").glob("*_metadata.pkl"))) == 5
+    assert len(registry.models_for(db.session.get(User, user.id))) == 5

@@ -223,17 +223,16 @@ def test_the_retrain_form_queues_a_run_whose_page_refreshes_until_it_is_done(
     rapp, dev, dev_client, small_original
 ):
     csv = upload_frame(small_original, 60, seed=8).to_csv(index=False).encode()
-    response = dev_client.post(
-        "/developer/retrain",
-        data={"name": "From the form", "file": (io.BytesIO(csv), "new.csv")},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 302
-    run_url = response.headers["Location"]
-    run_id = int(run_url.rsplit("/", 1)[1])
-    queued = dev_client.get(run_url).get_data(as_text=True)
-    if db.session.get(Model, run_id).status in ("queued", "running"):
-        assert 'http-equiv="refresh"' in queued
+    with jobs.held(rapp):  # the run stays queued until its page has been seen
+        response = dev_client.post(
+            "/developer/retrain",
+            data={"name": "From the form", "file": (io.BytesIO(csv), "new.csv")},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 302
+        run_url = response.headers["Location"]
+        queued = dev_client.get(run_url).get_data(as_text=True)
+        assert 'http-equiv="refresh"' in queued and "badge-queued" in queued
     jobs.wait_for_idle(rapp)
     db.session.expire_all()
     page = dev_client.get(run_url).get_data(as_text=True)

@@ -137,7 +137,7 @@ def roc_comparison_png(models: Sequence[Model], highlight: Model | None = None) 
     def draw(axes: Axes) -> None:
         axes.plot([0, 1], [0, 1], linestyle=":", color=CHANCE, label="Chance")
         for index, model in enumerate(shown):
-            curve = model.details["roc_curve"]
+            curve = (model.details or {})["roc_curve"]
             auc = model.metric("AUC")
             bold = model.id == highlight_id
             faded = highlight_id is not None and not bold
@@ -191,10 +191,17 @@ def churn_distribution_png(prediction: Prediction) -> Path:
     return _cached_png("distribution", key, draw, margins=COUNT_MARGINS)
 
 
-def _variant(narrow: bool) -> dict[str, object]:
+def _png(
+    kind: str,
+    key: object,
+    draw: Callable[[Axes], None],
+    narrow: bool,
+    margins: dict[str, float] = MARGINS,
+) -> Path:
+    """A chart at its usual size, or its phone variant when `narrow`."""
     if narrow:
-        return {"size": NARROW, "margins": NARROW_MARGINS, "dpi": NARROW_DPI}
-    return {}
+        return _cached_png(kind, key, draw, NARROW, NARROW_MARGINS, NARROW_DPI)
+    return _cached_png(kind, key, draw, margins=margins)
 
 
 def profit_curve_png(prediction: Prediction, narrow: bool = False) -> Path:
@@ -226,7 +233,7 @@ def profit_curve_png(prediction: Prediction, narrow: bool = False) -> Path:
         axes.legend(loc="lower left" if best_gain > 0 else "upper right", fontsize="small")
 
     key = [prediction.id, prediction.result_path, contacted, gain, best, narrow]
-    return _cached_png("profit", key, draw, **{"margins": COUNT_MARGINS, **_variant(narrow)})
+    return _png("profit", key, draw, narrow, COUNT_MARGINS)
 
 
 def reliability_png(model: Model, narrow: bool = False) -> Path:
@@ -269,7 +276,7 @@ def reliability_png(model: Model, narrow: bool = False) -> Path:
         axes.legend(loc="lower right", fontsize="x-small" if narrow else "small")
 
     key = [_model_key(model), calibration, narrow]
-    return _cached_png("reliability", key, draw, **_variant(narrow))
+    return _png("reliability", key, draw, narrow)
 
 
 def prediction_chart_png(prediction: Prediction, chart: str, narrow: bool = False) -> Path:

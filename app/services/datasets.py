@@ -89,7 +89,7 @@ class DatasetRow:
     used_by: list[str]  # labels of the registered versions trained on it
 
 
-def datasets_page(company_id: int, page: int, per_page: int | None = None):  # noqa: ANN201
+def datasets_page(company_id: int, page: int, per_page: int | None = None):
     """One page of the company's data sets, newest first, each combined one with its lineage."""
     pagination = db.paginate(
         select(Dataset).filter_by(company_id=company_id).order_by(Dataset.id.desc()),

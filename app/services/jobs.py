@@ -69,7 +69,7 @@ def run_job(name: str, *args: Any) -> None:
 
 def enqueue(name: str, *args: Any) -> str:
     """Queue job `name`; returns a job id to store on the row the job works on."""
-    app = current_app._get_current_object()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     backend = app.config["JOB_BACKEND"]
     # A thread job's owner process is part of its id, so recovery can tell it from an orphan.
     job_id = thread_job_id() if backend == "thread" else uuid.uuid4().hex

@@ -25,7 +25,7 @@ INTERRUPTED = "interrupted: the worker stopped before the job finished. Please s
 UNEXPECTED = "The job failed unexpectedly. The error has been logged; please try again."
 # A row may be committed a moment before its job id is stored: leave such young rows alone.
 UNQUEUED_GRACE = timedelta(minutes=5)
-WORK_TABLES: tuple[type[Model] | type[Prediction], ...] = (Model, Prediction)
+WORK_TABLES: tuple[type[QueuedWorkMixin], ...] = (Model, Prediction)
 
 
 def start(row: QueuedWorkMixin, progress: int = 1) -> None:
@@ -79,7 +79,7 @@ def recover_interrupted(job_is_alive: JobIsAlive) -> int:
     yet is tolerated: there is nothing to repair.
     """
     try:
-        rows = [
+        rows: list[QueuedWorkMixin] = [
             row
             for table in WORK_TABLES
             for row in db.session.scalars(select(table).where(table.status.in_(IN_PROGRESS)))

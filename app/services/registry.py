@@ -58,7 +58,7 @@ def default_model_state(kind: str) -> str:
         return "missing"
     try:
         metadata = training.load_metadata(metadata_path)
-    except Exception:  # noqa: BLE001 - any unreadable metadata means "retrain it"
+    except Exception:
         log.warning("Unreadable metadata %s; the model will be retrained", metadata_path)
         return "unreadable metadata"
     recorded = metadata.get("sklearn_version")
@@ -123,9 +123,11 @@ def default_training_data(
 ) -> tuple[pd.DataFrame, pd.Series]:
     prepared = load_upload(dataset_path, "csv", require_target=True)
     features, target = prepared.features, prepared.target
+    assert target is not None  # require_target=True
     if sample_rows and sample_rows < len(features):
+        fraction = sample_rows / len(target)
         sample = target.groupby(target, group_keys=False).apply(
-            lambda g: g.sample(frac=sample_rows / len(target), random_state=training.SEED)
+            lambda g: g.sample(frac=fraction, random_state=training.SEED)
         )
         features, target = features.loc[sample.index], target.loc[sample.index]
     return features.reset_index(drop=True), target.reset_index(drop=True)

@@ -92,9 +92,10 @@ def start_retrain(developer: Developer, name: str, upload: Upload) -> Model:
         db.session.commit()
     try:
         run.job_id = jobs.enqueue(JOB_NAME, run.id)
-    except Exception as error:  # noqa: BLE001 - e.g. Redis unreachable: the run says so
+    except Exception as error:
         log.exception("Could not queue retrain run %s", run.id)
-        return lifecycle.mark_failed(run, f"The job could not be queued: {error}") or run
+        lifecycle.mark_failed(run, f"The job could not be queued: {error}")
+        return run
     db.session.commit()
     return run
 
@@ -186,6 +187,7 @@ def _train_and_register(run: Model, combined: Dataset, written: list[Path]) -> M
     def progress(step: str, percent: int) -> None:  # training's 0–100 maps onto 15–85
         _set_step(run, step, 15 + percent * 70 // 100)
 
+    assert prepared.target is not None  # require_target=True
     _set_step(run, "Training", 20)
     result = training.train(
         training.build_retrain_pipeline(),
@@ -196,6 +198,8 @@ def _train_and_register(run: Model, combined: Dataset, written: list[Path]) -> M
     )
     _set_step(run, "Saving", 90)
     company = db.session.get(Company, run.company_id)
+    if company is None:
+        raise RetrainError("The company of this run no longer exists.")
     version = next_version(company.id)
     model_relative = storage.retrained_model_path(company.public_id, version)
     model_path = storage.model_file(model_relative)

@@ -41,9 +41,9 @@ def role_required(role: str) -> Callable[[F], F]:
 
 def signed_in(view: F) -> F:
     """Any logged-in account, of either role, may open the view (e.g. changing a password)."""
-    wrapped = login_required(view)
+    wrapped: F = login_required(view)
     _declare(wrapped, SIGNED_IN)
-    return wrapped  # type: ignore[return-value]
+    return wrapped
 
 
 def public(view: F) -> F:

@@ -71,8 +71,10 @@ def register_globals(app: Flask) -> None:
 
     app.add_template_global(nav_links)
     # The product's vocabulary, so templates read it instead of repeating it.
-    app.add_template_global(catalog.METRIC_KEYS, "METRIC_KEYS")
-    app.add_template_global(catalog.DISPLAY_METRICS, "DISPLAY_METRICS")
-    app.add_template_global(catalog.THRESHOLD, "THRESHOLD")
-    app.add_template_global(decisions.METHOD_TEXT, "REASON_METHODS")
-    app.add_template_global(decisions.BASELINE_TEXT, "REASON_BASELINES")
+    app.jinja_env.globals.update(
+        METRIC_KEYS=catalog.METRIC_KEYS,
+        DISPLAY_METRICS=catalog.DISPLAY_METRICS,
+        THRESHOLD=catalog.THRESHOLD,
+        REASON_METHODS=decisions.METHOD_TEXT,
+        REASON_BASELINES=decisions.BASELINE_TEXT,
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -29,7 +29,7 @@ def load_account_from_session(session_id: str) -> Developer | User | None:
     try:
         role, account_id, version = session_id.split(":")
         account_class = ACCOUNT_CLASSES[role]
-        account = db.session.get(account_class, int(account_id))
+        account = cast("Account | None", db.session.get(account_class, int(account_id)))
     except (ValueError, KeyError):
         return None
     if account is None or account.session_version != int(version) or not account.is_active:

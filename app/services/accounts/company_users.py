@@ -9,7 +9,7 @@ from app.schema import Developer, User, utcnow
 from app.services.accounts.rules import AccountNotFound
 
 
-def company_users_page(developer: Developer, page: int, per_page: int):  # noqa: ANN201
+def company_users_page(developer: Developer, page: int, per_page: int):
     """One page of the developer's company users, newest first (a Flask-SQLAlchemy Pagination)."""
     query = (
         select(User)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -210,7 +210,8 @@ def _verify_company(payload: dict[str, Any]) -> Outcome:
 
 def _verify_account(payload: dict[str, Any]) -> Outcome:
     account_class = ACCOUNT_CLASSES.get(payload.get("role", ""))
-    account = db.session.get(account_class, payload.get("id")) if account_class else None
+    found = db.session.get(account_class, payload.get("id")) if account_class else None
+    account = cast("Account | None", found)
     if account is None or account.email != payload.get("email"):
         raise TokenError("This link points at an account that no longer exists.")
     was_active = account.is_active

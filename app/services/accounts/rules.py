@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from typing import cast
 
 from sqlalchemy import select
 
@@ -112,10 +113,12 @@ def check_new_email(email: str) -> str:
 
 def find_account_by_email(email: str) -> Account | None:
     email = normalize_email(email)
-    for account_class in (Developer, User):
-        account = db.session.scalars(
-            select(account_class).where(account_class.email == email)
-        ).first()
+    account_classes: tuple[type[Developer] | type[User], ...] = (Developer, User)
+    for account_class in account_classes:
+        account = cast(
+            "Account | None",
+            db.session.scalars(select(account_class).where(account_class.email == email)).first(),
+        )
         if account is not None:
             return account
     return None

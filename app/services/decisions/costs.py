@@ -191,6 +191,7 @@ def save_costs(developer: Developer, values: Mapping[str, str]) -> Costs:
     """Validate and store the developer's company's costs (commits); later predictions use them."""
     costs = parse_costs(values)
     company = db.session.get(Company, developer.company_id)
+    assert company is not None  # a developer always belongs to a company
     for name, value in costs.as_dict().items():
         setattr(company, name, value)
     company.costs_updated_at = utcnow()

@@ -34,7 +34,7 @@ class InputWarnings:
 
     @property
     def rows_flagged(self) -> np.ndarray:
-        return self.flagged.any(axis=1)
+        return np.asarray(self.flagged.any(axis=1), dtype=bool)
 
 
 def shown(value: object) -> str:

@@ -88,8 +88,8 @@ class ResultWriters:
         self.columns = columns
         self.added = added  # (name, Arrow type) of each new column
         self.targets = targets
-        self._csv = None
-        self._xlsx = None
+        self._csv: _CsvResult | None = None
+        self._xlsx: _XlsxResult | None = None
 
     def __enter__(self) -> ResultWriters:
         self._exit = contextlib.ExitStack()
@@ -122,7 +122,7 @@ class _CsvResult:
         # large_string is how pandas keeps Arrow-backed text: the columns go out uncopied.
         fields = [(neutralise(c), pa.large_string()) for c in columns] + list(added)
         self.schema = pa.schema(fields)
-        self.writer = None
+        self.writer: Any = None
 
     def __enter__(self) -> _CsvResult:
         from pyarrow import csv as pa_csv

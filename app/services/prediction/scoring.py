@@ -144,7 +144,7 @@ def render_charts(prediction: Prediction) -> None:
         charts.feature_importance_png(prediction.model)
         if (prediction.summary or {}).get("campaign"):
             charts.profit_curve_png(prediction)
-    except Exception:  # noqa: BLE001 - a chart is never worth a finished prediction
+    except Exception:
         log.exception("Charts of prediction %s could not be drawn", prediction.id)
 
 

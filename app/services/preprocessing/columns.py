@@ -103,9 +103,9 @@ def _categorical(column: pd.Series) -> pd.Series:
 def _yes_no(column: pd.Series) -> pd.Series:
     """Yes/No from 0/1, Yes/No, True/False in any case; anything else is missing."""
     keys = column.astype(str).str.strip().str.lower()
-    out = pd.Series(np.nan, index=column.index, dtype=object)
-    out[keys.isin(_YES)] = "Yes"
-    out[keys.isin(_NO)] = "No"
+    out: pd.Series = pd.Series(np.nan, index=column.index, dtype=object)
+    out.loc[keys.isin(_YES)] = "Yes"
+    out.loc[keys.isin(_NO)] = "No"
     return out
 
 

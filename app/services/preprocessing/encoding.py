@@ -190,7 +190,7 @@ def encode(
 
 
 def category_codes(
-    column: pd.Series, name: str, categories: np.ndarray, fill: object
+    column: pd.Series, name: str, categories: np.ndarray, fill: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """Position of each row's category in `categories` (-1 if unseen), after the missing-value
     fill, exactly as coerce_features + the fitted imputer + one-hot encoder would place it; and

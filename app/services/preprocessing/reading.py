@@ -109,7 +109,7 @@ def _sniff_csv(path: Path) -> tuple[str, list[str]]:
         delimiter = csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS).delimiter
     except csv.Error:
         counts = {d: lines[0].count(d) for d in CSV_DELIMITERS}
-        delimiter = max(counts, key=counts.get)
+        delimiter = max(counts, key=lambda d: counts[d])
         if counts[delimiter] == 0:
             raise InvalidUpload(
                 "The file has a single column: it does not look like a table of customers."
@@ -193,7 +193,7 @@ def _read_xlsx(path: Path, limits: UploadLimits) -> pd.DataFrame:
     _check_xlsx_archive(path, limits)
     try:
         frame = pd.read_excel(path, engine="calamine", dtype=object, header=0)
-    except Exception as error:  # noqa: BLE001 - the reader raises many types for a bad workbook
+    except Exception as error:
         raise InvalidUpload("This Excel workbook could not be read. Is it damaged?") from error
     frame.columns = [str(c) for c in frame.columns]
     _refuse_duplicate_columns(list(frame.columns))

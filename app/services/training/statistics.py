@@ -51,19 +51,20 @@ def reliability(y_true: pd.Series | np.ndarray, probability: np.ndarray) -> dict
     for index in range(RELIABILITY_BINS):
         inside = which == index
         count = int(inside.sum())
-        mean_probability = float(probability[inside].mean()) if count else None
-        churn_rate = float(truth[inside].mean()) if count else None
+        table: dict[str, Any] = {
+            "low": round(float(edges[index]), 2),
+            "high": round(float(edges[index + 1]), 2),
+            "count": count,
+            "mean_probability": None,
+            "churn_rate": None,
+        }
         if count:
+            mean_probability = float(probability[inside].mean())
+            churn_rate = float(truth[inside].mean())
             gap += count * abs(mean_probability - churn_rate)
-        bins.append(
-            {
-                "low": round(float(edges[index]), 2),
-                "high": round(float(edges[index + 1]), 2),
-                "count": count,
-                "mean_probability": None if not count else round(mean_probability, 4),
-                "churn_rate": None if not count else round(churn_rate, 4),
-            }
-        )
+            table["mean_probability"] = round(mean_probability, 4)
+            table["churn_rate"] = round(churn_rate, 4)
+        bins.append(table)
     rows = len(truth)
     return {
         "rows": rows,

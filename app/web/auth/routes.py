@@ -54,7 +54,7 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _home_of(account) -> str:  # noqa: ANN001 - a Developer or a User
+def _home_of(account) -> str:
     return url_for(f"{account.role}.home")
 
 
@@ -68,7 +68,9 @@ def register_company():
     form = CompanyRegistrationForm()
     if form.validate_on_submit():
         try:
-            company = accounts.register_company(form.name.data, form.email.data, email_links)
+            company = accounts.register_company(
+                form.name.data or "", form.email.data or "", email_links
+            )
         except accounts.RegistrationError as error:
             field_for_error(form, error)
         else:
@@ -90,16 +92,16 @@ def company_registered():
     return render_template("auth/company_registered.html", company=company)
 
 
-def _register_account(role: str):  # noqa: ANN202 - a response
+def _register_account(role: str):
     form = AccountRegistrationForm()
     register = accounts.register_developer if role == "developer" else accounts.register_user
     if form.validate_on_submit():
         try:
             account = register(
-                form.company_id.data,
-                form.name.data,
-                form.email.data,
-                form.password.data,
+                form.company_id.data or "",
+                form.name.data or "",
+                form.email.data or "",
+                form.password.data or "",
                 email_links,
             )
         except accounts.RegistrationError as error:
@@ -135,7 +137,7 @@ def register_user():
 # --- Emailed links ------------------------------------------------------------------------------
 
 
-def _token_problem(error: accounts.TokenError):  # noqa: ANN202 - a response
+def _token_problem(error: accounts.TokenError):
     return render_template("auth/token_error.html", error=error, form=ResendForm()), 400
 
 
@@ -172,7 +174,7 @@ def approve(token: str):
 def resend():
     form = ResendForm()
     if form.validate_on_submit():
-        accounts.resend_verification(form.email.data, email_links)
+        accounts.resend_verification(form.email.data or "", email_links)
         flash(
             "If anything at that address is waiting for confirmation, a new email is on its way. "
             "Use the link in the newest email.",
@@ -195,7 +197,7 @@ def login():
     missing_steps: list[str] = []
     if form.validate_on_submit():
         try:
-            account = accounts.authenticate(form.email.data, form.password.data)
+            account = accounts.authenticate(form.email.data or "", form.password.data or "")
         except accounts.LoginRefused as error:
             form.form_errors.append(error.message)
             missing_steps = error.missing_steps
@@ -222,7 +224,7 @@ def password():
     if form.validate_on_submit():
         account = current_user._get_current_object()
         try:
-            accounts.change_password(account, form.current.data, form.new.data)
+            accounts.change_password(account, form.current.data or "", form.new.data or "")
         except accounts.PasswordChangeError as error:
             field_for_error(form, error)
         else:

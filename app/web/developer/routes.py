@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import (
     Blueprint,
     abort,
@@ -14,6 +16,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from app.schema import Developer, Model
 from app.services import accounts, charts, comparison, decisions, deployment, retraining
 from app.services import datasets as dataset_records
 from app.services.catalog import DISPLAY_METRICS
@@ -65,7 +68,9 @@ def retrain():
     status = 200
     if form.validate_on_submit():
         try:
-            run = retraining.start_retrain(current_user, form.name.data.strip(), form.file.data)
+            run = retraining.start_retrain(
+                current_user, (form.name.data or "").strip(), form.file.data
+            )
         except DomainError as error:
             field_for_error(form, error, "file")
             status = 400
@@ -113,7 +118,7 @@ def compare_roc():
     return send_chart(charts.roc_comparison_png(models))
 
 
-def _deployment_action(model_id: int, action) -> object:
+def _deployment_action(model_id: int, action: Callable[[Developer, int], Model]) -> Model | None:
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)

@@ -7,6 +7,8 @@ decides what each account may see (another's prediction is a `PredictionNotFound
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     Response,
@@ -38,7 +40,7 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
     for `role`."""
     guard = role_required(role)
 
-    def url(endpoint: str, **values: object) -> str:
+    def url(endpoint: str, **values: Any) -> str:
         return url_for(f"{bp.name}.{endpoint}", **values)
 
     def predict():
@@ -50,7 +52,7 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
         if form.validate_on_submit():
             try:
                 prediction = predictions.create_prediction(
-                    current_user, form.name.data, form.model_id.data, form.file.data
+                    current_user, form.name.data or "", form.model_id.data, form.file.data
                 )
             except DomainError as error:
                 model_error = isinstance(error, (registry.ModelNotAvailable, ModelIntegrityError))

@@ -1,0 +1,87 @@
+"""The one lifecycle of queued work: one vocabulary held by the database, one way to fail."""
+
+from __future__ import annotations
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.schema import Model, Prediction, WorkStatus
+from app.services import charts, jobs, lifecycle, registry, storage
+from app.services import prediction as predictions
+from tests import factories
+
+BEFORE_ONE_VOCABULARY = "1c763e211b45"
+
+
+def test_the_database_refuses_a_status_outside_the_vocabulary(any_db_app):
+    developer = factories.make_developer()
+    network = db.session.execute(
+        text("SELECT id FROM modeltypes WHERE key = 'neural_network'")
+    ).scalar_one()
+    for word in ("ready", "succeeded", ""):
+        run = Model(company_id=developer.company_id, model_type_id=network, name="run", status=word)
+        db.session.add(run)
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+    db.session.add(
+        Model(company_id=developer.company_id, model_type_id=network, name="ok", status="done")
+    )
+    db.session.commit()
+
+
+def test_the_migration_moves_ready_models_to_the_shared_word_done(any_db_app):
+    downgrade(revision=BEFORE_ONE_VOCABULARY)
+    company = factories.make_company()
+    db.session.execute(
+        text(
+            "INSERT INTO models (company_id, model_type_id, name, is_default, status, progress,"
+            " created_at, updated_at) SELECT :company, id, 'old', false, 'ready', 100,"
+            " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM modeltypes WHERE key = 'decision_tree'"
+        ),
+        {"company": company.id},
+    )
+    db.session.commit()
+    upgrade()
+    status = db.session.execute(text("SELECT status FROM models WHERE name = 'old'")).scalar_one()
+    assert status == WorkStatus.DONE
+
+
+def test_marking_failed_works_even_when_the_error_broke_the_session(app, user, tmp_path):
+    model = registry.models_for(user)[0]
+    dataset = factories.make_dataset(user.company_id, "input")
+    prediction = factories.make_prediction(user, model, dataset, "broken")
+    prediction.status = WorkStatus.RUNNING
+    db.session.commit()
+    partial = tmp_path / "partial.csv"
+    partial.write_text("half a result")
+    db.session.add(Prediction(company_id=user.company_id, name="no model, no input"))
+    with pytest.raises(IntegrityError):
+        db.session.flush()  # the session is now unusable until rolled back
+    failed = lifecycle.mark_failed(prediction, "The disk went away.", [partial])
+    assert failed is not None and failed.status == WorkStatus.FAILED
+    assert failed.error == "The disk went away." and failed.finished_at is not None
+    assert not partial.exists()
+    db.session.expire_all()
+    assert db.session.get(Prediction, prediction.id).status == WorkStatus.FAILED
+
+
+def test_a_chart_that_cannot_be_drawn_never_undoes_a_finished_prediction(
+    app, user, original_dataset, monkeypatch
+):
+    def broken(_prediction):
+        raise RuntimeError("the font cache is gone")
+
+    monkeypatch.setattr(charts, "churn_distribution_png", broken)
+    customers = factories.customers(original_dataset, rows=30)
+    model = registry.models_for(user)[0]
+    prediction = predictions.create_prediction(
+        user, "Charts fail", model.id, factories.upload(customers)
+    )
+    jobs.wait_for_idle(app)
+    db.session.refresh(prediction)
+    assert prediction.status == WorkStatus.DONE and prediction.error is None
+    assert storage.dataset_file(prediction.result_path).exists()
