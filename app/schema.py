@@ -94,23 +94,16 @@ class TimestampMixin:
     )
 
 
-DECISION_COSTS_RULE = (
-    "(customer_value IS NULL AND offer_cost IS NULL AND contact_cost IS NULL"
-    " AND acceptance_rate IS NULL) OR (customer_value > 0 AND offer_cost >= 0"
-    " AND contact_cost >= 0 AND acceptance_rate > 0 AND acceptance_rate <= 1)"
-)
-
-
 class Company(TimestampMixin, ModelBase):
     __tablename__ = "companies"
-    __table_args__ = (CheckConstraint(DECISION_COSTS_RULE, name="decision_costs"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254), index=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # Decision costs, set by the developer (services.decisions.costs); all four or none.
+    # Decision costs, set by the developer (services.decisions.costs, which validates them):
+    # all four or none.
     customer_value: Mapped[float | None] = mapped_column(Float)
     offer_cost: Mapped[float | None] = mapped_column(Float)
     contact_cost: Mapped[float | None] = mapped_column(Float)

@@ -393,7 +393,7 @@ def test_a_large_file_is_scored_in_the_background_with_reasons_and_global_ranks(
 def test_a_default_model_whose_probabilities_are_clearly_off_is_calibrated_on_its_training_part(
     original_dataset,
 ):
-    features, target = registry.default_training_data(original_dataset, 1500)
+    features, target = registry.default_training_data(original_dataset, None)  # all 7,043
     # An unpruned tree answers 0 or 1: far from the diagonal on unseen customers.
     overconfident = Pipeline(
         [
@@ -426,6 +426,22 @@ def test_a_default_model_whose_probabilities_are_clearly_off_is_calibrated_on_it
     )
     assert plain.metadata["calibration"]["method"] is None
     assert plain.metadata["calibration"]["before"] is None
+    # Too few held-out customers to judge: left as it is too.
+    small_features, small_target = registry.default_training_data(original_dataset, 1500)
+    small = training.train(
+        Pipeline(
+            [
+                ("preprocess", training.build_preprocessor()),
+                ("model", DecisionTreeClassifier(random_state=0)),
+            ]
+        ),
+        "Decision Tree",
+        small_features,
+        small_target,
+        calibrate_when_off=True,
+    )
+    assert small.metadata["calibration"]["held_out"]["ece"] >= 0.05
+    assert small.metadata["calibration"]["method"] is None
 
 
 def test_a_calibrated_models_reasons_come_from_substitution(original_dataset, customers):

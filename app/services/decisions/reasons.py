@@ -40,6 +40,7 @@ REASON_COUNT = 3
 # Below this many probability points an input is not said to raise the risk.
 MIN_POINTS = 0.05
 PARALLEL_ROWS = 20_000
+STACK_ROWS = 50_000
 
 
 class Explainer(Protocol):
@@ -156,24 +157,26 @@ class SubstitutionExplainer:
         return estimator.predict_proba(matrix)[:, 1]
 
     def contributions(self, encoded: EncodedChunk, probability: np.ndarray) -> np.ndarray:
-        result = np.zeros((encoded.rows, len(FEATURES)), dtype=np.float64)
+        # Each input's expected probability with its baseline in place (categories: weighted
+        # over the training categories); variants are scored in stacks (see _Stack).
+        expected = np.tile(probability[:, None], (1, len(FEATURES)))
+        stack = _Stack(self._score)
         matrix = encoded.matrix
         for i in range(len(CATEGORICAL_FEATURES)):
             if not self.read[i]:
                 continue
             columns = self.layout.columns_of(i)
-            expected = np.zeros(encoded.rows, dtype=np.float64)
+            expected[:, i] = 0.0
             for code, weight in enumerate(self.weights[i]):
                 if weight <= 0:
                     continue
                 change = encoded.codes[i] != code
-                expected[~change] += weight * probability[~change]
+                expected[~change, i] += weight * probability[~change]
                 if change.any():
                     variant = matrix[change]
                     variant[:, columns] = 0.0
                     variant[:, columns.start + code] = 1.0
-                    expected[change] += weight * self._score(variant)
-            result[:, i] = probability - expected
+                    stack.add(variant, np.flatnonzero(change), i, weight)
         for j in range(len(NUMERIC_FEATURES)):
             index = len(CATEGORICAL_FEATURES) + j
             if not self.read[index]:
@@ -184,8 +187,45 @@ class SubstitutionExplainer:
             if change.any():
                 variant = matrix[change]
                 variant[:, column] = value
-                result[change, index] = probability[change] - self._score(variant)
-        return 100.0 * result
+                expected[change, index] = 0.0
+                stack.add(variant, np.flatnonzero(change), index, 1.0)
+        stack.flush_into(expected)
+        return 100.0 * (probability[:, None] - expected)
+
+
+class _Stack:
+    """Variants of a chunk scored together: one estimator call per STACK_ROWS rows, so a small
+    file pays the estimator's fixed cost per call (a forest's, tree by tree) a few times, not
+    once per input and category; memory stays bounded by STACK_ROWS rows."""
+
+    def __init__(self, score: Any) -> None:
+        self.score = score
+        self.parts: list[tuple[np.ndarray, np.ndarray, int, float]] = []
+        self.rows = 0
+        self.done: list[tuple[np.ndarray, int, float, np.ndarray]] = []
+
+    def add(self, variant: np.ndarray, rows: np.ndarray, feature: int, weight: float) -> None:
+        self.parts.append((variant, rows, feature, weight))
+        self.rows += len(variant)
+        if self.rows >= STACK_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.parts:
+            return
+        scored = self.score(np.vstack([part[0] for part in self.parts]))
+        start = 0
+        for variant, rows, feature, weight in self.parts:
+            self.done.append((rows, feature, weight, scored[start : start + len(variant)]))
+            start += len(variant)
+        self.parts, self.rows = [], 0
+
+    def flush_into(self, expected: np.ndarray) -> None:
+        """Add every scored variant, weighted, to its input's expected probability."""
+        self._flush()
+        for rows, feature, weight, scored in self.done:
+            expected[rows, feature] += weight * scored
+        self.done = []
 
 
 def explainer_for(estimator: Any, layout: Layout, baseline: Baseline) -> Explainer:
