@@ -41,6 +41,7 @@ def register_model_in_db(company: Company, kind: str) -> Model:
         kind,
         registry.storage.default_model_path(kind),
         load_model_metadata(kind),
+        registry.default_model_checksum(kind),
         is_default=True,
     )
 

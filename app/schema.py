@@ -1,4 +1,4 @@
-"""The database schema: nine tables as SQLAlchemy 2.0 typed models.
+"""The database schema: ten tables as SQLAlchemy 2.0 typed models.
 
 The migrations in `migrations/` are generated from these classes and are the only way the schema
 reaches a database. Paths stored here are relative to the configured storage roots.
@@ -6,7 +6,7 @@ reaches a database. Paths stored here are relative to the configured storage roo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -52,11 +54,16 @@ class WorkStatus(StrEnum):
 
 
 IN_PROGRESS = (WorkStatus.QUEUED, WorkStatus.RUNNING)
+# A measurement (holdout, outcomes) still queued or running after this long lost its job.
+MEASURING_TIMEOUT = timedelta(minutes=15)
 
 
-def work_status_check() -> CheckConstraint:
+def work_status_check(column: str = "status", name: str = "work_status") -> CheckConstraint:
+    """Holds `column` to the WorkStatus words (a nullable column may also be NULL)."""
     words = ", ".join(f"'{status.value}'" for status in WorkStatus)
-    return CheckConstraint(f"status IN ({words})", name="work_status")
+    if column == "status":
+        return CheckConstraint(f"status IN ({words})", name=name)
+    return CheckConstraint(f"{column} IS NULL OR {column} IN ({words})", name=name)
 
 
 class QueuedWorkMixin:
@@ -131,8 +138,15 @@ class AccountMixin(TimestampMixin, UserMixin):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
 
+    # The key of the login session this object was loaded for (not a column: sessions live in
+    # `login_sessions`); Flask-Login stores get_id() in the session and remember cookies.
+    if TYPE_CHECKING:
+        session_key: str | None
+    session_key = None  # set by the session loader (a plain attribute, not a column)
+
     def get_id(self) -> str:
-        return f"{self.role}:{self.id}:{self.session_version}"
+        base = f"{self.role}:{self.id}:{self.session_version}"
+        return f"{base}:{self.session_key}" if self.session_key else base
 
     @property
     def is_developer(self) -> bool:
@@ -168,6 +182,25 @@ class User(AccountMixin, ModelBase):
         return bool(self.is_enabled and self.email_verified_at)
 
 
+class LoginSession(TimestampMixin, ModelBase):
+    """One browser's login: logging out deletes its row, so a copy of its cookies stops working
+    while the account's other sessions go on. Only a hash of the key in the cookie is kept."""
+
+    __tablename__ = "login_sessions"
+    __table_args__ = (
+        CheckConstraint("(developer_id IS NULL) <> (user_id IS NULL)", name="one_account"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    developer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("developers.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+
+
 class ModelType(TimestampMixin, ModelBase):
     __tablename__ = "modeltypes"
 
@@ -184,7 +217,7 @@ class Dataset(TimestampMixin, ModelBase):
     __tablename__ = "datasets"
     __table_args__ = (Index("ix_datasets_company_kind", "company_id", "kind"),)
 
-    KINDS = ("original", "retrain_upload", "combined", "predict_upload")
+    KINDS = ("original", "retrain_upload", "combined", "predict_upload", "outcomes")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
@@ -226,6 +259,7 @@ class Model(QueuedWorkMixin, TimestampMixin, ModelBase):
         UniqueConstraint("company_id", "model_type_id", "version"),
         Index("ix_models_company_status", "company_id", "status"),
         work_status_check(),
+        work_status_check("holdout_status", "holdout_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -242,8 +276,11 @@ class Model(QueuedWorkMixin, TimestampMixin, ModelBase):
     training_rows: Mapped[int | None] = mapped_column(Integer)
     status_step: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # Importances, ROC points and confusion matrix computed at training time.
+    # Importances, ROC points, confusion matrix and drift statistics computed at training time.
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Figures on the common holdout (services.monitoring.holdout), beside the model's own metrics.
+    holdout_status: Mapped[str | None] = mapped_column(String(20))
+    holdout: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     model_type: Mapped[ModelType] = relationship()
     metrics: Mapped[list[ModelMetric]] = relationship(
@@ -285,20 +322,50 @@ class ModelMetric(TimestampMixin, ModelBase):
 
 
 class ModelDeployment(TimestampMixin, ModelBase):
-    """A model made available to a company's users; withdrawing keeps the row, inactive."""
+    """A model made available to a company's users; withdrawing keeps the row, inactive. It
+    records who deployed and withdrew it, when, why, and what the deploy guard compared; the
+    database holds one active row per model and one live retrained version per company."""
 
     __tablename__ = "modeldeployments"
-    __table_args__ = (Index("ix_modeldeployments_company_active", "company_id", "is_active"),)
+    __table_args__ = (
+        Index("ix_modeldeployments_company_active", "company_id", "is_active"),
+        Index(
+            "uq_modeldeployments_active_model",
+            "model_id",
+            unique=True,
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+        Index(
+            "uq_modeldeployments_live_retrained",
+            "company_id",
+            unique=True,
+            sqlite_where=text("is_active AND is_retrained"),
+            postgresql_where=text("is_active AND is_retrained"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
+    # A retrained version of the network (not one of the five defaults): at most one is live.
+    is_retrained: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     deployed_by_developer_id: Mapped[int | None] = mapped_column(ForeignKey("developers.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     deployed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(20), default="deploy", server_default="deploy")
+    # action: "deploy" or "rollback"; withdraw_action: "withdraw", "replaced" or "rollback".
+    reason: Mapped[str | None] = mapped_column(Text)
+    # The deploy guard's comparison when it was deployed: this version and the live network.
+    guard: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    withdrawn_by_developer_id: Mapped[int | None] = mapped_column(ForeignKey("developers.id"))
+    withdraw_action: Mapped[str | None] = mapped_column(String(20))
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
 
     model: Mapped[Model] = relationship()
+    deployed_by: Mapped[Developer | None] = relationship(foreign_keys=[deployed_by_developer_id])
+    withdrawn_by: Mapped[Developer | None] = relationship(foreign_keys=[withdrawn_by_developer_id])
 
 
 class Prediction(QueuedWorkMixin, TimestampMixin, ModelBase):
@@ -308,6 +375,7 @@ class Prediction(QueuedWorkMixin, TimestampMixin, ModelBase):
         Index("ix_predictions_user_created", "user_id", "created_at"),
         Index("ix_predictions_model_created", "model_id", "created_at"),
         work_status_check(),
+        work_status_check("outcomes_status", "outcomes_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -323,6 +391,12 @@ class Prediction(QueuedWorkMixin, TimestampMixin, ModelBase):
     churn_count: Mapped[int] = mapped_column(Integer, default=0)
     # Top-risk preview rows and summary figures, computed once when scoring finishes.
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Input drift (services.monitoring.drift): None as the count when the model has no statistics.
+    drift: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    drifting_count: Mapped[int | None] = mapped_column(Integer)
+    # What really happened (services.monitoring.outcomes): job state, files, realised figures.
+    outcomes_status: Mapped[str | None] = mapped_column(String(20))
+    outcomes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     model: Mapped[Model] = relationship()
     user: Mapped[User | None] = relationship()
@@ -331,6 +405,20 @@ class Prediction(QueuedWorkMixin, TimestampMixin, ModelBase):
 
     def forget_result(self) -> None:
         self.result_path = None
+
+    @property
+    def outcomes_in_progress(self) -> bool:
+        """The outcomes are queued or being measured (and their job has not been lost)."""
+        if self.outcomes_status not in IN_PROGRESS:
+            return False
+        requested = (self.outcomes or {}).get("requested_at")
+        if not isinstance(requested, str):
+            return False
+        return utcnow() - datetime.fromisoformat(requested) < MEASURING_TIMEOUT
+
+    @property
+    def outcomes_stalled(self) -> bool:
+        return self.outcomes_status in IN_PROGRESS and not self.outcomes_in_progress
 
     @property
     def owner_name(self) -> str:

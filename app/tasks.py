@@ -7,12 +7,15 @@ and a service queues its work by name (`jobs.enqueue("score_prediction", id)`).
 from __future__ import annotations
 
 from app.services import environment, jobs, retraining
+from app.services.monitoring import holdout, outcomes
 from app.services.prediction import scoring
 
 JOBS = {
     scoring.JOB_NAME: scoring.score_prediction,
     retraining.JOB_NAME: retraining.retrain_model,
     environment.JOB_NAME: environment.prepare_company_models,
+    holdout.JOB_NAME: holdout.measure_holdout,
+    outcomes.JOB_NAME: outcomes.measure_outcomes,
 }
 
 

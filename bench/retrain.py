@@ -31,6 +31,7 @@ from app import create_app
 from app.extensions import db
 from app.schema import Company, Developer, Model, utcnow
 from app.services import jobs, retraining
+from app.services.accounts import open_session
 from app.services.database import upgrade_database
 from app.services.environment import initialize_developer_environment
 from app.services.original_data import provision_original_dataset
@@ -108,7 +109,8 @@ def main() -> None:
         db.session.commit()
         initialize_developer_environment(developer)
         serializer = app.session_interface.get_signing_serializer(app)
-        session = serializer.dumps({"_user_id": developer.get_id(), "_fresh": True})
+        session_id = open_session(developer).get_id()
+        session = serializer.dumps({"_user_id": session_id, "_fresh": True})
         cookie = f"{app.config['SESSION_COOKIE_NAME']}={session}"
         data = upload_bytes(original)
 

@@ -27,6 +27,9 @@ from tests.mail_server import MailServer
 UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 TRAINING_SAMPLE_ROWS = 1500
+# One key for every test process: the default model files are trained once and cached between
+# runs, and their manifest is signed with the key of the app that wrote them.
+TEST_SECRET_KEY = "tests-only-secret-key-" + "0" * 42
 SMALL_ORIGINAL_ROWS = 400
 
 
@@ -56,9 +59,10 @@ def _training_key(original_dataset: Path) -> str:
     digest.update(f"{sklearn.__version__}:{TRAINING_SAMPLE_ROWS}:".encode())
     digest.update(original_dataset.read_bytes())
     services = Path(__file__).resolve().parent.parent / "app" / "services"
-    for package in ("training", "preprocessing"):
+    for package in ("training", "preprocessing", "monitoring"):
         for source in sorted((services / package).glob("*.py")):
             digest.update(source.read_bytes())
+    digest.update((services / "registry.py").read_bytes())
     return digest.hexdigest()[:24]
 
 
@@ -72,6 +76,7 @@ def default_models_dir(request, tmp_path_factory, original_dataset) -> Path:
         staging = Path(tempfile.mkdtemp(dir=cache, prefix=".training-"))
         app = create_app(
             "testing",
+            SECRET_KEY=TEST_SECRET_KEY,
             MODELS_ROOT=str(staging),
             DATASETS_ROOT=str(staging / "datasets"),
             CACHE_DIR=str(staging / "cache"),
@@ -154,6 +159,7 @@ def build_app(
         if not link.exists():
             link.symlink_to(default_models, target_is_directory=True)
     config = {
+        "SECRET_KEY": TEST_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MODELS_ROOT": str(tmp_path / "models"),
         "DATASETS_ROOT": str(tmp_path / "datasets"),
@@ -263,6 +269,23 @@ def any_db_app(request, tmp_path, original_dataset, default_models_dir):
         db.engine.dispose()
     if request.param == "postgresql":
         _drop_own_schema(POSTGRES_URL)
+
+
+@pytest.fixture
+def small_app(tmp_path, migrated_sqlite_template, small_original, default_models_dir):
+    """An app whose original data set is the 400-row sample, so a retrain takes about a second;
+    it waits for its background jobs before it goes."""
+    from app.services import jobs
+
+    database = tmp_path / "small.sqlite3"
+    shutil.copyfile(migrated_sqlite_template, database)
+    app = build_app(tmp_path, f"sqlite:///{database}", small_original, default_models_dir)
+    with app.app_context():
+        yield app
+        jobs.wait_for_idle(app)
+        jobs.wait_for_idle(app)  # a job may queue another (a retrain queues the holdout's)
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

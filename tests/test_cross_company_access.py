@@ -112,7 +112,7 @@ def world(tmp_path_factory, migrated_sqlite_template, small_original, default_mo
         db.session.expire_all()
         retrained = db.session.get(Model, run.id)
         assert retrained.status == "done", retrained.error
-        deployment.deploy(developer_a, retrained.id)
+        deployment.deploy(developer_a, retrained.id, "set up for the cross-company walk")
 
         developer_b = factories.make_developer()
         initialize_developer_environment(developer_b)

@@ -1,5 +1,5 @@
 """Deploying, withdrawing and rolling back network versions, as a company's users see it, and
-the wall between companies."""
+the wall between companies. (The guard: test_deploy_guard.py; races: test_deploy_race.py.)"""
 
 from __future__ import annotations
 
@@ -12,8 +12,17 @@ from app.services import comparison, deployment, registry
 from tests import factories
 
 
-def fake_version(developer, version: int) -> Model:
-    """A registered network version (its file is the default network's: enough to list it)."""
+def default_network(developer) -> Model:
+    return next(
+        m
+        for m in registry.models_for(developer)
+        if m.is_default and m.model_type.key == "neural_network"
+    )
+
+
+def fake_version(developer, version: int, auc: float = 0.8) -> Model:
+    """A registered network version (its file is the default network's: enough to list it),
+    measured on the common holdout at `auc`, as is v1 at 0.7 (so the guard lets it through)."""
     default = db.session.scalars(
         select(Model).filter_by(company_id=developer.company_id, is_default=True)
     ).all()
@@ -44,7 +53,8 @@ def fake_version(developer, version: int) -> Model:
         },
     )
     db.session.commit()
-    return model
+    factories.give_holdout_figures(network, 0.7)
+    return factories.give_holdout_figures(model, auc + version / 1000)
 
 
 def labels_for(account) -> list[str]:
@@ -63,7 +73,15 @@ def test_deploy_withdraw_and_rollback_as_a_user_sees_them(developer, user, devel
     assert "Neural Network v3" in labels_for(user)
     assert "Neural Network v2" not in labels_for(user)  # one retrained version at a time
 
-    developer_client.post(f"/developer/models/{v2.id}/deploy")  # rollback
+    # Deploying the older v2 over v3 is refused by the guard (its holdout AUC is lower) …
+    assert developer_client.post(f"/developer/models/{v2.id}/deploy").status_code == 400
+    assert "Neural Network v3" in labels_for(user)
+    # … but rolling back, a named action with a reason, does it.
+    assert deployment.rollback_target(developer.company_id).id == v2.id
+    response = developer_client.post(
+        f"/developer/models/{v2.id}/rollback", data={"override_reason": "v3 misses churners"}
+    )
+    assert response.status_code == 302
     assert "Neural Network v2" in labels_for(user) and "Neural Network v3" not in labels_for(user)
 
     developer_client.post(f"/developer/models/{v2.id}/undeploy")
@@ -80,7 +98,11 @@ def test_deploy_withdraw_and_rollback_as_a_user_sees_them(developer, user, devel
         ("Neural Network v2", False),
     ]
     page = developer_client.get("/developer/compare").get_data(as_text=True)
-    assert "Deployment history" in page and page.count("withdrawn</span>") == 3
+    assert "Deployment history" in page
+    assert page.count("Withdrew Neural Network v2") == 1
+    assert "Rolled back to Neural Network v2, replacing Neural Network v3" in page
+    assert "v3 misses churners" in page
+    assert "Deployed Neural Network v3, replacing Neural Network v2" in page
 
 
 def test_defaults_cannot_be_withdrawn_and_a_second_deploy_is_refused(developer):
@@ -96,14 +118,16 @@ def test_defaults_cannot_be_withdrawn_and_a_second_deploy_is_refused(developer):
 def test_the_compare_page_shows_the_change_against_the_previous_version(
     developer, developer_client
 ):
-    fake_version(developer, 2)
-    fake_version(developer, 3)
+    fake_version(developer, 2, auc=0.8)
+    fake_version(developer, 3, auc=0.81)
     rows = comparison.compare_models(developer.company_id)
     v3 = next(r for r in rows if r.model.version == 3)
     assert v3.compared_to == "v2"
-    assert v3.changes["Accuracy"].text == "▲ 0.010" and v3.changes["Accuracy"].direction == "up"
+    assert v3.figures["AUC"] == "0.813" and v3.interval == "0.793–0.833"
+    assert v3.changes["AUC"].text == "▲ 0.011" and v3.changes["AUC"].direction == "up"
     page = developer_client.get("/developer/compare").get_data(as_text=True)
-    assert "data-confirm=" in page and "▲ 0.010" in page
+    assert "data-confirm=" in page and "▲ 0.011" in page and "0.793–0.833" in page
+    assert "Common holdout:</strong>\n      100 customers" in page
 
 
 def test_another_companys_developer_sees_and_changes_nothing(app, developer, user):
@@ -122,11 +146,16 @@ def test_another_companys_developer_sees_and_changes_nothing(app, developer, use
     assert client.get(f"/developer/retrain/{run.id}").status_code == 404
     assert client.post(f"/developer/models/{v2.id}/deploy").status_code == 404
     assert client.post(f"/developer/models/{v2.id}/undeploy").status_code == 404
-    for page in ("/developer/retrain", "/developer/compare", "/developer/datasets"):
+    reason = {"override_reason": "not mine"}
+    assert client.post(f"/developer/models/{v2.id}/rollback", data=reason).status_code == 404
+    assert client.post(f"/developer/models/{v2.id}/deploy", data=reason).status_code == 404
+    assert "Neural Network v2" not in labels_for(user)
+    deployment.deploy(developer, v2.id)  # now our company has a history the other must not see
+    pages = ("/developer/retrain", "/developer/compare", "/developer/datasets")
+    for page in (*pages, "/developer/deployments", "/developer/monitoring", "/developer/"):
         text = client.get(page).get_data(as_text=True)
         assert "secret run" not in text and "Neural Network v2" not in text
         assert "run 2" not in text
-    assert "Neural Network v2" not in labels_for(user)
 
 
 def test_users_cannot_open_the_developer_pages(user_client, developer):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 
-import joblib
 import pytest
 import sklearn
 from sqlalchemy import func, select
@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 import model_initialization as init
 from app.extensions import db
 from app.schema import Dataset, Model, ModelDeployment, ModelMetric
-from app.services import registry, training
+from app.services import registry, storage, training
 from app.services.catalog import DISPLAY_METRICS, KIND_NAMES
 from app.services.environment import initialize_developer_environment
 from app.services.preprocessing import FEATURES
@@ -70,7 +70,7 @@ def test_metadata_values_match_a_recomputation_from_the_saved_pipeline_on_the_sa
 ):
     metadata = init.load_model_metadata(kind)
     model_path, _ = registry.default_model_paths(kind)
-    pipeline = training.load_pipeline(model_path, metadata["file_sha256"])
+    pipeline = training.load_pipeline(model_path, registry.default_model_checksum(kind))
     training_rows, x_test, y_test = saved_split
     assert metadata["model_type"] == KIND_NAMES[kind]
     assert metadata["training_rows"] == training_rows
@@ -161,10 +161,14 @@ def test_a_tampered_model_file_is_refused_with_a_clear_message(private_app):
 def test_an_outdated_sklearn_version_in_metadata_triggers_retraining(private_app):
     developer = factories.make_developer()
     initialize_developer_environment(developer)
+    # The file as an older scikit-learn would have written (and recorded) it.
     _, metadata_path = registry.default_model_paths("decision_tree")
-    metadata = joblib.load(metadata_path)
+    metadata = init.load_model_metadata("decision_tree")
     metadata["sklearn_version"] = "0.24.2"
-    joblib.dump(metadata, metadata_path)
+    metadata_path.write_bytes(pickle.dumps(metadata))
+    training.record_checksums(
+        metadata_path.parent, {metadata_path.name: storage.sha256_of(metadata_path)}
+    )
     assert init.check_existing_models()["decision_tree"].startswith("scikit-learn changed")
 
     statuses = init.initialize_default_models(sample_rows=400)

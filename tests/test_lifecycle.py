@@ -53,6 +53,13 @@ def test_the_migration_moves_ready_models_to_the_shared_word_done(any_db_app):
         ),
         {"company": company},
     )
+    # Rows of other tables refer to it: a table rebuild must not trip over them (SQLite).
+    db.session.execute(
+        text(
+            "INSERT INTO modelmetrics (model_id, name, value, created_at, updated_at)"
+            " SELECT id, 'AUC', 0.8, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM models"
+        )
+    )
     db.session.commit()
     upgrade()
     status = db.session.execute(text("SELECT status FROM models WHERE name = 'old'")).scalar_one()

@@ -244,3 +244,131 @@ def test_the_users_page_lists_only_the_company_users_and_pages_through_them(make
 
 def test_the_users_page_says_so_when_there_are_no_users(developer_client):
     assert b"No users yet" in developer_client.get("/developer/users").data
+
+
+# One browser or all of them ------------------------------------------------------------------
+
+
+def test_logout_ends_this_browsers_session_only(client):
+    user = factories.make_user()
+    other_browser = client.application.test_client()
+    for browser in (client, other_browser):
+        assert log_in(browser, user.email, remember="y").status_code == 302
+
+    client.post("/auth/logout")
+    assert client.get("/user/").status_code == 302
+    assert other_browser.get("/user/").status_code == 200
+
+
+def test_signing_out_everywhere_ends_every_session_and_remember_cookie(client):
+    user = factories.make_user()
+    other_browser = client.application.test_client()
+    for browser in (client, other_browser):
+        assert log_in(browser, user.email, remember="y").status_code == 302
+    thief = copy_cookies(other_browser, client.application.test_client())
+
+    page = client.get("/auth/account").get_data(as_text=True)
+    assert "logged in on 2 devices" in page and "Sign out everywhere" in page
+    response = client.post("/auth/logout/everywhere")
+    assert response.headers["Location"] == "/auth/login"
+    for browser in (client, other_browser, thief):
+        assert browser.get("/user/").status_code == 302
+    assert log_in(client.application.test_client(), user.email).status_code == 302
+
+
+def test_the_account_page_needs_a_login_and_holds_the_password_form(client, user_client):
+    assert client.get("/auth/account").status_code == 302
+    page = user_client.get("/auth/account").get_data(as_text=True)
+    assert 'action="/auth/password"' in page and 'action="/auth/logout/everywhere"' in page
+    assert user_client.get("/auth/password").headers["Location"] == "/auth/account"
+
+
+# Password change -----------------------------------------------------------------------------
+
+
+def _change(client, current, new="a brand new secret"):
+    return client.post("/auth/password", data={"current": current, "new": new, "confirm": new})
+
+
+def test_guessing_the_current_password_locks_the_account_like_login(make_app):
+    app = make_app(LOGIN_MAX_FAILURES=3, LOGIN_LOCK_SECONDS=600)
+    user = factories.make_user()
+    client = factories.log_in(app.test_client(), user)
+    for _ in range(2):
+        assert b"current password is not correct" in _change(client, "a wrong guess").data
+    assert b"locked" in _change(client, "a wrong guess").data
+    assert b"locked" in _change(client, factories.PASSWORD).data  # the right one, too late
+    assert b"locked" in log_in(app.test_client(), user.email).data
+    assert db.session.get(User, user.id).failed_logins == 3
+
+
+def test_the_password_change_form_is_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_AUTH="3 per minute")
+    client = factories.log_in(app.test_client(), factories.make_user())
+    codes = [_change(client, "a wrong guess").status_code for _ in range(4)]
+    assert codes[:3] == [400, 400, 400] and codes[3] == 429
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [
+        ("x" * 201, b"at most 200 characters"),
+        ("short one", b"at least 12 characters"),
+        ("qwerty123456", b"most common"),
+    ],
+)
+def test_a_new_password_is_held_to_the_rules(user_client, user, new, message):
+    response = _change(user_client, factories.PASSWORD, new)
+    assert response.status_code == 400 and message in response.data
+    if message != b"at least 12 characters":
+        assert b"at least" not in response.data
+
+
+# Same work for every refusal -----------------------------------------------------------------
+
+
+def test_a_locked_account_answers_after_the_same_work_as_an_unknown_one(make_app, monkeypatch):
+    """Each refusal checks exactly one password hash, so none answers sooner than another."""
+    from app.services.accounts import authentication
+
+    app = make_app(LOGIN_MAX_FAILURES=1)
+    user = factories.make_user()
+    log_in(app.test_client(), user.email, "wrong password!")
+    checks = []
+    real = authentication.check_password_hash
+
+    def counted(hashed, password):
+        checks.append(hashed)
+        return real(hashed, password)
+
+    monkeypatch.setattr(authentication, "check_password_hash", counted)
+    for email in (user.email, "ghost@nowhere.example"):
+        checks.clear()
+        log_in(app.test_client(), email, "wrong password!")
+        assert len(checks) == 1, email
+
+
+# Reactivation --------------------------------------------------------------------------------
+
+
+def test_the_developer_reactivates_a_deactivated_user(developer_client, company):
+    user = factories.make_user(company)
+    developer_client.post(f"/developer/users/{user.id}/deactivate")
+    page = developer_client.get("/developer/users").get_data(as_text=True)
+    assert f'action="/developer/users/{user.id}/reactivate"' in page
+
+    response = developer_client.post(f"/developer/users/{user.id}/reactivate")
+    assert response.status_code == 302
+    assert db.session.get(User, user.id).is_enabled
+    assert db.session.get(User, user.id).deactivated_at is None
+    assert log_in(developer_client.application.test_client(), user.email).status_code == 302
+    page = developer_client.get("/developer/users").get_data(as_text=True)
+    assert f'action="/developer/users/{user.id}/deactivate"' in page
+
+
+def test_a_developer_cannot_reactivate_a_user_of_another_company(developer_client):
+    stranger = factories.make_user(factories.make_company())
+    stranger.is_enabled = False
+    db.session.commit()
+    assert developer_client.post(f"/developer/users/{stranger.id}/reactivate").status_code == 404
+    assert not db.session.get(User, stranger.id).is_enabled

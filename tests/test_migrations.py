@@ -19,6 +19,7 @@ TABLES = {
     "modelmetrics",
     "modeldeployments",
     "predictions",
+    "login_sessions",
 }
 
 

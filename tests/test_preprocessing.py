@@ -39,8 +39,8 @@ def write_csv(tmp_path):
 
 @pytest.fixture
 def pipeline(app):
-    model_path, metadata_path = registry.default_model_paths("neural_network")
-    return training.load_pipeline(model_path, training.load_metadata(metadata_path)["file_sha256"])
+    model_path, _ = registry.default_model_paths("neural_network")
+    return training.load_pipeline(model_path, registry.default_model_checksum("neural_network"))
 
 
 def _refusal(path: Path, fmt: str = "csv", require_target: bool = False) -> str:

@@ -162,13 +162,40 @@ def test_the_database_refuses_a_second_developer_even_if_the_check_is_bypassed(a
     db.session.rollback()
 
 
+def _flash(response) -> str:
+    match = re.search(r'class="flash flash-success"[^>]*>([^<]*)<', response.get_data(as_text=True))
+    assert match, "the sign-up answer is shown"
+    return match.group(1)
+
+
 @pytest.mark.parametrize("existing_role", ["developer", "user"])
 @pytest.mark.parametrize("new_role", ["developer", "user"])
-def test_an_email_already_used_by_any_account_is_refused(client, existing_role, new_role):
-    existing = (factories.make_developer if existing_role == "developer" else factories.make_user)()
-    response = sign_up(client, new_role, factories.make_company().public_id, existing.email.upper())
-    assert b"already exists" in response.data
-    assert db.session.scalar(db.select(db.func.count(User.id))) == (existing_role == "user")
+def test_an_address_in_use_gets_the_ordinary_answer_and_its_owner_a_mail(
+    smtp_app, mail_server, existing_role, new_role
+):
+    """Signing up with a taken address tells nobody but the owner that it has an account."""
+    make = factories.make_developer if existing_role == "developer" else factories.make_user
+    existing = make()
+    client = smtp_app.test_client()
+    company = factories.make_company()
+    taken = sign_up(client, new_role, company.public_id, existing.email.upper(), name="Pat Doe")
+    fresh = sign_up(client, new_role, company.public_id, "fresh@new.example", name="Pat Doe")
+
+    assert taken.status_code == fresh.status_code == 200
+    assert _flash(taken).replace(existing.email, "ADDRESS") == _flash(fresh).replace(
+        "fresh@new.example", "ADDRESS"
+    )
+    assert "check your mail" in _flash(taken).lower()
+    notice = " ".join(body_of(mail_server.last_to(existing.email)).split())
+    assert "already has an account" in notice and "/auth/reset" in notice
+    assert db.session.scalar(db.select(db.func.count(User.id))) == (
+        (existing_role == "user") + (new_role == "user")
+    )
+    assert db.session.scalar(db.select(db.func.count(Developer.id))) == (
+        (existing_role == "developer") + (new_role == "developer")
+    )
+    # The existing account is untouched: it still logs in with its own password.
+    assert log_in(client, existing.email, factories.PASSWORD).status_code == 302
 
 
 def test_an_unknown_company_id_is_refused_and_the_form_keeps_its_values(client):
@@ -181,10 +208,34 @@ def test_an_unknown_company_id_is_refused_and_the_form_keeps_its_values(client):
     assert PASSWORD not in page
 
 
-def test_a_short_or_mismatched_password_is_refused(client):
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short", "at least 12 characters"),
+        ("eleven char", "at least 12 characters"),
+        ("x" * 201, "at most 200 characters"),
+        ("qwerty123456", "most common"),
+        ("1QAZ2WSX3EDC", "most common"),  # whatever its case
+        ("long.name.here@b.example", "must not be your email"),
+        ("LONG.NAME.HERE", "must not be your email"),  # the part before the @ alone
+        ("long.name.here and more", None),
+    ],
+)
+def test_the_password_rules_are_told_as_they_are(client, password, message):
     company = factories.make_company()
-    short = sign_up(client, "user", company.public_id, "a@b.example", password="short")
-    assert b"at least 10 characters" in short.data
+    email = "long.name.here@b.example"
+    response = sign_up(client, "user", company.public_id, email, password=password)
+    page = response.get_data(as_text=True)
+    if message is None:
+        assert "Check your mail" in page
+        return
+    assert message in page
+    assert "at least" not in page or message.startswith("at least")
+    assert db.session.scalar(db.select(db.func.count(User.id))) == 0
+
+
+def test_a_mismatched_password_is_refused(client):
+    company = factories.make_company()
     mismatch = sign_up(client, "user", company.public_id, "a@b.example", confirm="something else")
     assert b"do not match" in mismatch.data
     assert db.session.scalar(db.select(db.func.count(User.id))) == 0

@@ -1,11 +1,11 @@
 """Every chart of the app as a PNG file: one function per chart, rendered once and cached.
 
-Five charts: a model's top-5 feature importances (model pages and prediction pages), ROC curves
+Six charts: a model's top-5 feature importances (model pages and prediction pages), ROC curves
 of several models on one set of axes (model page and compare page), a model's reliability diagram
 (model page), the distribution of a prediction's churn probabilities and its profit curve
-(prediction page). They use `matplotlib.figure.Figure` with the Agg canvas (never
-matplotlib's stateful plotting interface, whose global figures are not safe in a threaded server)
-and one style.
+(prediction page), and realised AUC over time (the developer's monitoring page).
+They use `matplotlib.figure.Figure` with the Agg canvas (never matplotlib's stateful plotting
+interface, whose global figures are not safe in a threaded server) and one style.
 
 A chart's file name is a hash of everything that decides the picture (the ids and file SHA-256 of
 the models, the prediction id and its summary figures, labels), so a retrained model, a replaced
@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from matplotlib.axes import Axes
@@ -189,6 +191,52 @@ def churn_distribution_png(prediction: Prediction) -> Path:
 
     key = [prediction.id, prediction.result_path, edges, counts, threshold]
     return _cached_png("distribution", key, draw, margins=COUNT_MARGINS)
+
+
+@dataclass(frozen=True)
+class RealisedSeries:
+    """One model's line on the realised-performance chart."""
+
+    label: str
+    held_out_auc: float | None  # the held-out figure it was deployed with: a dashed line
+    points: Sequence[tuple[datetime, float]]  # (when the prediction was made, realised AUC)
+
+
+def realised_auc_png(series: Sequence[RealisedSeries]) -> Path:
+    """Realised AUC of each model's predictions over time (points joined in time order), each
+    beside the held-out AUC it was deployed with (a dashed line of the same colour)."""
+
+    def draw(axes: Axes) -> None:
+        if not any(line.points for line in series):
+            axes.text(0.5, 0.5, "No realised AUC yet", ha="center", va="center")
+            axes.set_axis_off()
+            return
+        for index, line in enumerate(series):
+            color = LINE_COLORS[index % len(LINE_COLORS)]
+            if line.points:
+                axes.plot(
+                    [at for at, _ in line.points],  # type: ignore[arg-type] # dates are fine
+                    [auc for _, auc in line.points],
+                    marker="o",
+                    color=color,
+                    label=f"{line.label} (realised)",
+                )
+            if line.held_out_auc is not None:
+                axes.axhline(line.held_out_auc, color=color, linestyle="--", linewidth=1)
+        values = [auc for line in series for _, auc in line.points]
+        values += [line.held_out_auc for line in series if line.held_out_auc is not None]
+        axes.set_ylim(max(0.0, min([0.5, *values]) - 0.05), 1.0)
+        axes.set_ylabel("AUC")
+        axes.set_xlabel("Prediction date (dashed: held-out AUC when deployed)")
+        axes.set_title("Realised AUC over time")
+        axes.grid(alpha=0.3)
+        axes.legend(loc="lower left", fontsize="small")
+        figure = axes.get_figure()
+        if figure is not None:
+            figure.autofmt_xdate()
+
+    key = [[s.label, s.held_out_auc, [[t.isoformat(), auc] for t, auc in s.points]] for s in series]
+    return _cached_png("realised", key, draw, size=WIDE, margins=ROC_MARGINS)
 
 
 def _png(

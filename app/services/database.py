@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_migrate import upgrade
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
-from app.schema import ModelType
+from app.schema import ModelType, TimestampMixin
 from app.services.catalog import MODEL_KINDS
 
 
@@ -29,3 +29,13 @@ def seed_model_types() -> None:
 
 def model_type_by_key(key: str) -> ModelType:
     return db.session.execute(select(ModelType).filter_by(key=key)).scalar_one()
+
+
+def lock_row(table: type[TimestampMixin], row_id: int) -> None:
+    """Lock one row for the rest of the transaction, before reading what is to be changed.
+
+    A no-op UPDATE takes PostgreSQL's row lock and SQLite's write lock, so two requests that
+    change the same thing run one after the other and the second sees the first's result."""
+    db.session.execute(
+        update(table).where(table.id == row_id).values(updated_at=table.updated_at)  # type: ignore[attr-defined]
+    )

@@ -21,6 +21,7 @@ KIND_LABELS = {
     "retrain_upload": "Retrain upload",
     "combined": "Combined",
     "predict_upload": "Prediction input",
+    "outcomes": "Outcomes",
 }
 
 

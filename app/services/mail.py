@@ -91,6 +91,37 @@ Once your own email address is confirmed you can log in:
     _deliver("You are approved as your company's developer", to, body)
 
 
+def send_password_reset(to: str, name: str, reset_url: str, minutes: int) -> None:
+    body = f"""Hello {name},
+
+Someone (we hope you) asked to reset the password of your Churn Buster account.
+To choose a new password, open this link within {minutes} minutes:
+{reset_url}
+
+The link works once. Resetting the password logs you out on every device.
+
+If you did not ask for this, you can ignore this email: your password stays as it is.
+"""
+    _deliver("Reset your Churn Buster password", to, body)
+
+
+def send_sign_up_attempt(to: str, name: str, login_url: str, forgot_url: str) -> None:
+    body = f"""Hello {name},
+
+Someone tried to sign up for Churn Buster with this email address, which already has an
+account. No new account was created.
+
+If it was you, log in here:
+{login_url}
+
+Forgot your password? Choose a new one here:
+{forgot_url}
+
+If it was not you, you can ignore this email.
+"""
+    _deliver("Someone tried to sign up with your email address", to, body)
+
+
 def _deliver(subject: str, to: str, body: str) -> None:
     message = Message(subject=subject, recipients=[to], body=body)
     try:

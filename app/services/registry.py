@@ -28,6 +28,11 @@ from app.services.preprocessing import load_upload
 
 log = logging.getLogger(__name__)
 
+# What a default model's metadata must record beyond the original format: the customers of its
+# 80/20 split (the common holdout keeps its held-out 20% and never holds out the other 80%) and
+# the training inputs' distribution (drift checks).
+RECORDED_AT_TRAINING = {"split_customers", "training_profile"}
+
 
 class ModelNotAvailable(NotFound):
     """The model does not exist or the viewer may not use it."""
@@ -51,34 +56,64 @@ def default_model_paths(kind: str) -> tuple[Path, Path]:
     )
 
 
+def recorded_default_checksums(kind: str) -> tuple[str | None, str | None]:
+    """The SHA-256 of the default model file of `kind` and of its metadata, as the app recorded
+    them when it wrote the files (the folder's signed manifest); None where nothing is."""
+    recorded = training.recorded_checksums(storage.default_models_folder())
+    model_path, metadata_path = default_model_paths(kind)
+    return recorded.get(model_path.name), recorded.get(metadata_path.name)
+
+
 def default_model_state(kind: str) -> str:
-    """Why the default model of `kind` must be (re)trained, or "current" when it need not be."""
+    """Why the default model of `kind` must be (re)trained, or "current" when it need not be.
+
+    Nothing is unpickled before its checksum matches the signed record."""
     model_path, metadata_path = default_model_paths(kind)
     if not (model_path.exists() and metadata_path.exists()):
         return "missing"
+    model_sha, metadata_sha = recorded_default_checksums(kind)
+    if not (model_sha and metadata_sha):
+        return "not recorded by this installation"
+    if storage.sha256_of(metadata_path) != metadata_sha:
+        return "metadata does not match its recorded SHA-256"
+    if storage.sha256_of(model_path) != model_sha:
+        return "file does not match its recorded SHA-256"
     try:
-        metadata = training.load_metadata(metadata_path)
-    except Exception:
+        metadata = training.load_metadata(metadata_path, metadata_sha)
+    except training.ModelIntegrityError:
         log.warning("Unreadable metadata %s; the model will be retrained", metadata_path)
         return "unreadable metadata"
     recorded = metadata.get("sklearn_version")
     if recorded != training.SKLEARN_VERSION:
         return f"scikit-learn changed ({recorded} → {training.SKLEARN_VERSION})"
-    if metadata.get("file_sha256") != storage.sha256_of(model_path):
-        return "file does not match its recorded SHA-256"
+    if not set(metadata) >= RECORDED_AT_TRAINING:
+        return "trained before its split and drift statistics were recorded"
     if not set(metadata) >= training.RECORDED_KEYS:
         return "trained before its baseline and calibration were recorded"
     return "current"
 
 
 def default_model_is_current(kind: str) -> bool:
-    """True when both files exist, the file matches its metadata and sklearn is the same."""
+    """True when both files match their signed record and sklearn is the same."""
     return default_model_state(kind) == "current"
 
 
 def default_model_metadata(kind: str) -> dict[str, Any]:
-    """The metadata of the default model of `kind`, as saved beside its file."""
-    return training.load_metadata(default_model_paths(kind)[1])
+    """The metadata of the default model of `kind`, checked against its recorded SHA-256."""
+    _, metadata_sha = recorded_default_checksums(kind)
+    return training.load_metadata(default_model_paths(kind)[1], metadata_sha)
+
+
+def default_model_checksum(kind: str) -> str:
+    """The SHA-256 the app recorded for the default model file of `kind` (never one read from
+    its metadata)."""
+    model_sha, _ = recorded_default_checksums(kind)
+    if not model_sha:
+        raise training.ModelIntegrityError(
+            "The default model files were not written by this installation; run "
+            "model_initialization.py (or `make run`) to train them."
+        )
+    return model_sha
 
 
 def ensure_default_model_files(
@@ -100,16 +135,26 @@ def ensure_default_model_files(
         model_path, metadata_path = default_model_paths(kind)
         state = default_model_state(kind)
         if state == "current":
-            metadata = training.load_metadata(metadata_path)
+            metadata = default_model_metadata(kind)
             statuses.append(DefaultModelStatus(kind, name, False, metadata["metrics"]))
             continue
         if data is None:
             report(f"Reading {dataset_path.name}…")
-            data = default_training_data(dataset_path, sample_rows)
-        report(f"[{number}/{total}] Training {name} ({state}) on {len(data[0]):,} rows…")
+            data = _default_training_sample(dataset_path, sample_rows)
+        features, target, customer_ids = data
+        report(f"[{number}/{total}] Training {name} ({state}) on {len(features):,} rows…")
         started = time.perf_counter()
-        result = training.train(training.build_pipeline(kind), name, *data, calibrate_when_off=True)
-        training.save_model(result, model_path, metadata_path)
+        result = training.train(
+            training.build_pipeline(kind), name, features, target, calibrate_when_off=True
+        )
+        result.metadata["split_customers"] = {
+            part: customer_ids.loc[rows].tolist() for part, rows in result.split_indices.items()
+        }
+        saved = training.save_model(result, model_path, metadata_path)
+        training.record_checksums(
+            storage.default_models_folder(),
+            {model_path.name: saved.sha256, metadata_path.name: saved.metadata_sha256},
+        )
         report(
             f"[{number}/{total}] {name} ready in {time.perf_counter() - started:.1f} s "
             f"(AUC {result.metrics['AUC']:.3f})"
@@ -121,8 +166,16 @@ def ensure_default_model_files(
 def default_training_data(
     dataset_path: Path, sample_rows: int | None
 ) -> tuple[pd.DataFrame, pd.Series]:
+    """The default models' features and target (a stratified sample of `sample_rows` rows)."""
+    features, target, _ = _default_training_sample(dataset_path, sample_rows)
+    return features, target
+
+
+def _default_training_sample(
+    dataset_path: Path, sample_rows: int | None
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     prepared = load_upload(dataset_path, "csv", require_target=True)
-    features, target = prepared.features, prepared.target
+    features, target, ids = prepared.features, prepared.target, prepared.customer_ids
     assert target is not None  # require_target=True
     if sample_rows and sample_rows < len(features):
         fraction = sample_rows / len(target)
@@ -130,7 +183,12 @@ def default_training_data(
             lambda g: g.sample(frac=fraction, random_state=training.SEED)
         )
         features, target = features.loc[sample.index], target.loc[sample.index]
-    return features.reset_index(drop=True), target.reset_index(drop=True)
+        ids = ids.loc[sample.index]
+    return (
+        features.reset_index(drop=True),
+        target.reset_index(drop=True),
+        ids.reset_index(drop=True),
+    )
 
 
 # Registration --------------------------------------------------------------------------------
@@ -165,14 +223,23 @@ def details_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
         "test_rows",
         "baseline",
         "calibration",
+        "training_profile",
     )
     return {key: metadata.get(key) for key in keys}
 
 
 def register_model_in_db(
-    company: Company, kind: str, model_path: str, metadata: dict[str, Any], **fields: Any
+    company: Company,
+    kind: str,
+    model_path: str,
+    metadata: dict[str, Any],
+    file_sha256: str,
+    **fields: Any,
 ) -> Model:
-    """Create or refresh the row of a model file for `company`, with its metrics (no commit)."""
+    """Create or refresh the row of a model file for `company`, with its metrics (no commit).
+
+    `file_sha256` is the checksum the app recorded when it wrote the file: the one in `metadata`
+    sits beside the file and proves nothing."""
     model_type = model_type_by_key(kind)
     version = fields.pop("version", 1)
     model = db.session.execute(
@@ -183,7 +250,7 @@ def register_model_in_db(
         db.session.add(model)
     model.name = fields.pop("name", model_type.name)
     model.file_path = model_path
-    model.file_sha256 = metadata["file_sha256"]
+    model.file_sha256 = file_sha256
     model.sklearn_version = metadata.get("sklearn_version")
     model.training_rows = metadata.get("training_rows")
     model.details = details_from_metadata(metadata)
@@ -198,10 +265,13 @@ def register_default_models(company: Company) -> list[Model]:
     """Register (or refresh) the five default models for `company` and deploy them (no commit)."""
     models = []
     for kind in (model_kind.key for model_kind in MODEL_KINDS):
-        _, metadata_path = default_model_paths(kind)
-        metadata = training.load_metadata(metadata_path)
         model = register_model_in_db(
-            company, kind, storage.default_model_path(kind), metadata, is_default=True
+            company,
+            kind,
+            storage.default_model_path(kind),
+            default_model_metadata(kind),
+            default_model_checksum(kind),
+            is_default=True,
         )
         db.session.flush()
         _ensure_active_deployment(model, company)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -22,6 +23,7 @@ from app.services import datasets, jobs, lifecycle, lineage, registry, storage, 
 from app.services.catalog import NETWORK_KIND
 from app.services.database import model_type_by_key
 from app.services.errors import DomainError, NotFound
+from app.services.monitoring import holdout
 from app.services.preprocessing import InvalidUpload, PreparedData, load_upload
 from app.services.uploads import Upload, stored_upload, upload_limits
 
@@ -189,12 +191,15 @@ def _train_and_register(run: Model, combined: Dataset, written: list[Path]) -> M
 
     assert prepared.target is not None  # require_target=True
     _set_step(run, "Training", 20)
+    held_out = holdout.holdout_mask(prepared.customer_ids)
+    _check_both_sides(prepared, held_out)
     result = training.train(
         training.build_retrain_pipeline(),
         run.model_type.name,
         prepared.features,
         prepared.target,
         progress,
+        held_out=held_out,
     )
     _set_step(run, "Saving", 90)
     company = db.session.get(Company, run.company_id)
@@ -209,16 +214,47 @@ def _train_and_register(run: Model, combined: Dataset, written: list[Path]) -> M
     written.extend([model_path, metadata_path])
     result.metadata["version"] = version
     result.metadata["training_dataset"] = combined.path
-    digest = training.save_model(result, model_path, metadata_path)
+    digest = training.save_model(result, model_path, metadata_path).sha256
     run.version = version
     run.file_path = model_relative
     run.file_sha256 = digest
     run.sklearn_version = result.metadata.get("sklearn_version")
     run.training_rows = result.metadata.get("training_rows")
     run.training_dataset_id = combined.id
-    run.details = {**(run.details or {}), **registry.details_from_metadata(result.metadata)}
+    run.details = {
+        **(run.details or {}),
+        **registry.details_from_metadata(result.metadata),
+        "holdout_safe": True,  # trained on none of the common holdout's customers
+    }
     registry.save_metrics(run, result.metadata)
     run.status_step = "Done"
     lifecycle.finish(run)
     db.session.commit()
+    _measure_later(run.company_id)
     return run
+
+
+def _check_both_sides(prepared: PreparedData, held_out: np.ndarray) -> None:
+    """Refuse a run whose training rows or holdout rows lack churned or staying customers."""
+    assert prepared.target is not None
+    target = prepared.target.to_numpy()
+    sides = (
+        (~held_out, "outside the common holdout (the customers it trains on)"),
+        (held_out, "in the common holdout (the customers it is measured on)"),
+    )
+    for rows, where in sides:
+        churned = int(target[rows].sum())
+        if churned == 0 or churned == int(rows.sum()):
+            kind = "churned" if churned == 0 else "staying"
+            raise RetrainError(
+                f"The combined data has no {kind} customers {where}; "
+                "add customers who churned and who stayed, and try again."
+            )
+
+
+def _measure_later(company_id: int) -> None:
+    """Queue the common-holdout measurement of every model (the holdout just grew)."""
+    try:
+        holdout.request_measurement(company_id)
+    except Exception:
+        log.exception("Could not ask for the holdout measurement of company %s", company_id)

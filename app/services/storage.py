@@ -19,14 +19,17 @@ from flask import current_app
 
 from app.services.errors import DomainError
 
-# The data set folders, exactly as the product's original layout lists them.
+# The data set folders, as the product's original layout lists them, plus the outcome files
+# (what really happened to a prediction's customers) of each role.
 DATASET_AREAS = {
     "dev/combinedDataset",
     "dev/predictionResult",
     "dev/uploadToPredict",
     "dev/uploadToRetrain",
+    "dev/uploadOutcomes",
     "user/predictionResult",
     "user/uploadToPredict",
+    "user/uploadOutcomes",
 }
 MODEL_AREAS = {"default_models", "retrained_models"}
 
@@ -84,6 +87,11 @@ def new_dataset_path(area: str, extension: str) -> str:
         raise StorageError(f"Unsupported extension {extension!r}.")
     (datasets_root() / area).mkdir(parents=True, exist_ok=True)
     return f"{area}/{uuid.uuid4().hex}.{extension}"
+
+
+def default_models_folder() -> Path:
+    """The folder of the default model files, shared by every company (and their manifest)."""
+    return model_file("default_models")
 
 
 def default_model_path(key: str, metadata: bool = False) -> str:

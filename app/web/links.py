@@ -14,6 +14,12 @@ class EmailLinks:
     def approve(self, token: str) -> str:
         return url_for("auth.approve", token=token, _external=True)
 
+    def reset(self, token: str) -> str:
+        return url_for("auth.reset_password", token=token, _external=True)
+
+    def forgot_password(self) -> str:
+        return url_for("auth.forgot_password", _external=True)
+
     def login(self) -> str:
         return url_for("auth.login", _external=True)
 

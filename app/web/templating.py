@@ -52,6 +52,7 @@ NAV_LINKS = {
         ("developer.predictions", "History"),
         ("developer.retrain", "Retrain"),
         ("developer.compare", "Compare"),
+        ("developer.monitoring", "Monitoring"),
         ("developer.datasets", "Data sets"),
         ("developer.users", "Users"),
         ("developer.costs", "Costs"),

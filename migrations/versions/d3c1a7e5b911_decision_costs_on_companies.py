@@ -1,7 +1,7 @@
 """decision costs on companies: customer value, offer and contact cost, acceptance rate
 
 Revision ID: d3c1a7e5b911
-Revises: 5a1f0c2d9e77
+Revises: 7d3e9b1a4c20
 Create Date: 2026-12-01 21:00:00
 
 Plain nullable columns, added in place on every database (SQLite included: no table rebuild, so
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = "d3c1a7e5b911"
-down_revision = "5a1f0c2d9e77"
+down_revision = "7d3e9b1a4c20"
 branch_labels = None
 depends_on = None
 

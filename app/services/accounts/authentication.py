@@ -1,41 +1,30 @@
-"""Authentication: who holds a session, login with lockout after repeated failures, logout,
-and password changes. A wrong email and a wrong password get the same answer in the same time.
+"""Authentication: login with lockout after repeated failures, and password changes.
+
+A wrong email, a wrong password and a locked account get their answer after the same work (one
+password hash check). Failures are counted by the database in one atomic UPDATE, so parallel
+guesses all count; at the limit the account locks, for login and password change alike.
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import NoReturn, cast
 
 from flask import current_app
+from sqlalchemy import func, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.schema import Developer, User, utcnow
+from app.schema import Developer, utcnow
 from app.services.accounts.rules import (
-    ACCOUNT_CLASSES,
     LOGIN_INCORRECT,
-    PASSWORD_MIN_LENGTH,
     Account,
     LoginRefused,
     PasswordChangeError,
     find_account_by_email,
+    password_problem,
 )
-
-
-def load_account_from_session(session_id: str) -> Developer | User | None:
-    """Flask-Login's loader: 'role:id:session_version' → the account, if that session is current."""
-    try:
-        role, account_id, version = session_id.split(":")
-        account_class = ACCOUNT_CLASSES[role]
-        account = cast("Account | None", db.session.get(account_class, int(account_id)))
-    except (ValueError, KeyError):
-        return None
-    if account is None or account.session_version != int(version) or not account.is_active:
-        return None
-    return account
-
+from app.services.accounts.sessions import end_all_sessions
 
 _dummy_hash: str | None = None
 
@@ -48,7 +37,7 @@ def _dummy_password_hash() -> str:
     return _dummy_hash
 
 
-def _lock_message(locked_until: datetime, now: datetime) -> str:
+def lock_message(locked_until: datetime, now: datetime) -> str:
     minutes = max(1, int((locked_until - now).total_seconds() + 59) // 60)
     return (
         "Too many failed attempts: this account is locked. "
@@ -63,10 +52,12 @@ def authenticate(email: str, password: str) -> Account:
     if account is None:
         check_password_hash(_dummy_password_hash(), password or "")
         raise LoginRefused(LOGIN_INCORRECT)
+    correct = check_password_hash(account.password_hash, password or "")
     if account.locked_until and account.locked_until > now:
-        raise LoginRefused(_lock_message(account.locked_until, now))
-    if not check_password_hash(account.password_hash, password or ""):
-        _refuse_wrong_password(account, now)
+        raise LoginRefused(lock_message(account.locked_until, now))
+    if not correct:
+        locked_until = count_failure(account, now)
+        raise LoginRefused(lock_message(locked_until, now) if locked_until else LOGIN_INCORRECT)
     account.failed_logins = 0
     account.locked_until = None
     missing = missing_steps(account)
@@ -83,16 +74,27 @@ def authenticate(email: str, password: str) -> Account:
     return account
 
 
-def _refuse_wrong_password(account: Account, now: datetime) -> NoReturn:
-    """Count the failure, lock the account at the limit, and refuse the login."""
-    account.failed_logins = (account.failed_logins or 0) + 1
-    if account.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-        account.failed_logins = 0
-        account.locked_until = now + timedelta(seconds=current_app.config["LOGIN_LOCK_SECONDS"])
-        db.session.commit()
-        raise LoginRefused(_lock_message(account.locked_until, now))
+def count_failure(account: Account, now: datetime) -> datetime | None:
+    """Count one failed password (atomically, in the database) and lock the account when the
+    count reaches the limit; returns the end of the lock, or None (commits).
+
+    The count goes on while locked and is reset only by a successful login or a password reset:
+    after a lock ends, each further failure locks the account again."""
+    table = type(account)
+    failures = db.session.execute(
+        update(table)
+        .where(table.id == account.id)
+        .values(failed_logins=func.coalesce(table.failed_logins, 0) + 1)
+        .returning(table.failed_logins)
+    ).scalar_one()
+    locked_until = None
+    if failures >= current_app.config["LOGIN_MAX_FAILURES"]:
+        locked_until = now + timedelta(seconds=current_app.config["LOGIN_LOCK_SECONDS"])
+        db.session.execute(
+            update(table).where(table.id == account.id).values(locked_until=locked_until)
+        )
     db.session.commit()
-    raise LoginRefused(LOGIN_INCORRECT)
+    return locked_until
 
 
 def missing_steps(account: Account) -> list[str]:
@@ -111,21 +113,33 @@ def missing_steps(account: Account) -> list[str]:
     return steps
 
 
-def end_all_sessions(account: Account) -> None:
-    """Every session and remember-me cookie issued so far stops working."""
-    account.session_version = (account.session_version or 1) + 1
+def change_password(account: Account, current: str, new: str) -> None:
+    """Change the password after checking the current one; every session ends (commits).
+
+    A wrong current password counts as a failed login, so guessing it here locks the account
+    as guessing at the login form does."""
+    now = utcnow()
+    correct = check_password_hash(account.password_hash, current or "")
+    if account.locked_until and account.locked_until > now:
+        raise PasswordChangeError(lock_message(account.locked_until, now), field="current")
+    if not correct:
+        locked_until = count_failure(account, now)
+        message = lock_message(locked_until, now) if locked_until else None
+        raise PasswordChangeError(
+            message or "Your current password is not correct.", field="current"
+        )
+    problem = password_problem(new, account.email)
+    if problem:
+        raise PasswordChangeError(problem, field="new")
+    if current == new:
+        raise PasswordChangeError("The new password must differ from the current one.", "new")
+    set_password(account, new)
     db.session.commit()
 
 
-def change_password(account: Account, current: str, new: str) -> None:
-    """Change the password after checking the current one; other sessions end."""
-    if not check_password_hash(account.password_hash, current or ""):
-        raise PasswordChangeError("Your current password is not correct.", field="current")
-    if len(new or "") < PASSWORD_MIN_LENGTH:
-        raise PasswordChangeError(
-            f"Choose a password of at least {PASSWORD_MIN_LENGTH} characters.", field="new"
-        )
-    if current == new:
-        raise PasswordChangeError("The new password must differ from the current one.", "new")
+def set_password(account: Account, new: str) -> None:
+    """A new password: failures are forgotten and every session ends (no commit)."""
     account.password_hash = generate_password_hash(new)
-    end_all_sessions(account)
+    account.failed_logins = 0
+    account.locked_until = None
+    end_all_sessions(account, commit=False)

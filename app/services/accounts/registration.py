@@ -31,7 +31,6 @@ from app.services.accounts.rules import (
     check_new_email,
     check_new_password,
     clean_name,
-    email_taken_error,
     find_account_by_email,
     find_company,
     generate_company_id,
@@ -107,7 +106,22 @@ def register_company(name: str, email: str, links: Links) -> Company:
     raise RegistrationError("A company ID could not be assigned. Please try again.")
 
 
-def _new_account_fields(company_id: str, name: str, email: str, password: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SignUp:
+    """What the page says after a sign-up: the same whether or not the address was free, so
+    the form cannot be used to learn who has an account."""
+
+    role: str
+    name: str
+    email: str
+    company_name: str
+    company_email: str
+
+
+def _checked_sign_up(
+    company_id: str, name: str, email: str, password: str
+) -> tuple[Company, str, str]:
+    """The company, name and email of a sign-up whose every field is acceptable."""
     company = find_company(company_id)
     if company is None:
         raise RegistrationError(
@@ -117,15 +131,24 @@ def _new_account_fields(company_id: str, name: str, email: str, password: str) -
         )
     name = clean_name(name, "Enter your name.")
     email = check_new_email(email)
-    if find_account_by_email(email) is not None:
-        raise email_taken_error()
-    check_new_password(password)
-    return {
-        "company": company,
-        "name": name,
-        "email": email,
-        "password_hash": generate_password_hash(password),
-    }
+    check_new_password(password, email)
+    return company, name, email
+
+
+def _address_in_use(email: str, password: str, links: Links) -> None:
+    """Someone signed up with an address that has an account: tell its owner, and spend the
+    time a real sign-up spends hashing the password."""
+    generate_password_hash(password)
+    account = find_account_by_email(email)
+    if account is None:
+        return
+    _send_quietly(
+        mailer.send_sign_up_attempt,
+        account.email,
+        account.name,
+        links.login(),
+        links.forgot_password(),
+    )
 
 
 def _developer_exists_error() -> RegistrationError:
@@ -138,37 +161,55 @@ def _developer_exists_error() -> RegistrationError:
 
 def register_developer(
     company_id: str, name: str, email: str, password: str, links: Links
-) -> Developer:
-    """Create the company's developer; email them a verification link and the company a request."""
-    fields = _new_account_fields(company_id, name, email, password)
-    if fields["company"].developer is not None:
+) -> SignUp:
+    """Create the company's developer; email them a verification link and the company a request.
+
+    An address that already has an account gets a mail saying so instead, and the same answer."""
+    company, name, email = _checked_sign_up(company_id, name, email, password)
+    if company.developer is not None:
         raise _developer_exists_error()
-    developer = Developer(**fields)
+    answer = SignUp("developer", name, email, company.name, company.email)
+    if find_account_by_email(email) is not None:
+        _address_in_use(email, password, links)
+        return answer
+    developer = Developer(
+        company=company, name=name, email=email, password_hash=generate_password_hash(password)
+    )
     db.session.add(developer)
     try:
         db.session.commit()
     except IntegrityError as error:  # a parallel sign-up won the race
         db.session.rollback()
-        company = db.session.get(Company, fields["company"].id)
-        if company is not None and company.developer is not None:
+        current = db.session.get(Company, company.id)
+        if current is not None and current.developer is not None:
             raise _developer_exists_error() from error
-        raise email_taken_error() from error
+        _address_in_use(email, password, links)
+        return answer
     _send_account_verification(developer, links)
     _send_approval_request(developer, links)
-    return developer
+    return answer
 
 
-def register_user(company_id: str, name: str, email: str, password: str, links: Links) -> User:
-    """Create a user of the company and email them a verification link."""
-    user = User(**_new_account_fields(company_id, name, email, password))
+def register_user(company_id: str, name: str, email: str, password: str, links: Links) -> SignUp:
+    """Create a user of the company and email them a verification link (an address that has
+    an account gets a mail saying so instead, and the same answer)."""
+    company, name, email = _checked_sign_up(company_id, name, email, password)
+    answer = SignUp("user", name, email, company.name, company.email)
+    if find_account_by_email(email) is not None:
+        _address_in_use(email, password, links)
+        return answer
+    user = User(
+        company=company, name=name, email=email, password_hash=generate_password_hash(password)
+    )
     db.session.add(user)
     try:
         db.session.commit()
-    except IntegrityError as error:
+    except IntegrityError:
         db.session.rollback()
-        raise email_taken_error() from error
+        _address_in_use(email, password, links)
+        return answer
     _send_account_verification(user, links)
-    return user
+    return answer
 
 
 # --- Verification and approval ------------------------------------------------------------------
@@ -196,7 +237,7 @@ def verify_email(token: str) -> Outcome:
 
 def _verify_company(payload: dict[str, Any]) -> Outcome:
     company = db.session.get(Company, payload.get("company"))
-    if company is None or company.email != payload.get("email"):
+    if company is None or not tokens.issued_for(company, payload):
         raise TokenError("This link points at a company that no longer exists.")
     if company.email_verified_at is None:
         company.email_verified_at = utcnow()
@@ -212,7 +253,7 @@ def _verify_account(payload: dict[str, Any]) -> Outcome:
     account_class = ACCOUNT_CLASSES.get(payload.get("role", ""))
     found = db.session.get(account_class, payload.get("id")) if account_class else None
     account = cast("Account | None", found)
-    if account is None or account.email != payload.get("email"):
+    if account is None or not tokens.issued_for(account, payload):
         raise TokenError("This link points at an account that no longer exists.")
     was_active = account.is_active
     if account.email_verified_at is None:
@@ -236,7 +277,7 @@ def developer_for_approval(token: str) -> Developer:
     developer = db.session.get(Developer, payload.get("developer"))
     if (
         developer is None
-        or developer.email != payload.get("email")
+        or not tokens.issued_for(developer, payload)
         or developer.company_id != payload.get("company")
     ):
         raise TokenError("This link points at a developer account that no longer exists.")

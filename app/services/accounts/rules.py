@@ -19,7 +19,10 @@ from app.services.errors import DomainError, NotFound
 ACCOUNT_CLASSES: dict[str, type[Developer] | type[User]] = {"developer": Developer, "user": User}
 Account = Developer | User
 
-PASSWORD_MIN_LENGTH = 10
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 200
+# Passwords ranked this high in zxcvbn's list of leaked passwords are refused (its top 10,000).
+COMMON_PASSWORD_RANK = 10_000
 LOGIN_INCORRECT = "Email or password is incorrect."
 
 # Crockford's base32: digits and capitals without I, L, O and U, so nothing reads as something
@@ -124,15 +127,36 @@ def find_account_by_email(email: str) -> Account | None:
     return None
 
 
-def check_new_password(password: str) -> None:
-    if len(password or "") < PASSWORD_MIN_LENGTH:
-        raise RegistrationError(
-            f"Choose a password of at least {PASSWORD_MIN_LENGTH} characters.", field="password"
+def password_problem(password: str | None, email: str | None) -> str | None:
+    """Why `password` may not be chosen by the owner of `email`, in words; None when it may."""
+    password = password or ""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"Choose a password of at least {PASSWORD_MIN_LENGTH} characters."
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return f"Choose a password of at most {PASSWORD_MAX_LENGTH} characters."
+    folded = password.strip().lower()
+    email = normalize_email(email or "")
+    if email and folded in {email, email.partition("@")[0]}:
+        return "Your password must not be your email address."
+    if is_common_password(password):
+        return (
+            "This password is one of the 10,000 most common ones, so it is among the first to be "
+            "guessed. Please choose another."
         )
+    return None
 
 
-def email_taken_error() -> RegistrationError:
-    return RegistrationError(
-        "An account with this email address already exists. Log in, or use another address.",
-        field="email",
-    )
+def is_common_password(password: str) -> bool:
+    """True for a password in the top 10,000 of the leaked-password list zxcvbn ships (a
+    dictionary look-up: zxcvbn's full estimate is slow on long input, so it is not run)."""
+    from zxcvbn.matching import RANKED_DICTIONARIES
+
+    rank = RANKED_DICTIONARIES["passwords"].get(password.lower())
+    return rank is not None and rank <= COMMON_PASSWORD_RANK
+
+
+def check_new_password(password: str, email: str, field: str = "password") -> None:
+    """Refuse a password that is too short or long, common, or the email (RegistrationError)."""
+    problem = password_problem(password, email)
+    if problem:
+        raise RegistrationError(problem, field=field)

@@ -1,12 +1,16 @@
 """Signed, expiring tokens for the links that emails carry, and the link builder services get.
 
-A token names exactly what it was issued for (the company, or the account, with its email); the
-web layer turns tokens into absolute links through a `Links` object, so no service needs to know
-a route.
+A token names exactly the state it was issued for: the company or account by id, email and the
+moment its row was created (a row deleted and created again, even under the same id, is another
+account), and for a password reset the password it replaces (so the link works once). The web
+layer turns tokens into absolute links through a `Links` object, so no service needs to know a
+route.
 """
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime
 from typing import Any, Protocol
 
 from flask import current_app
@@ -18,6 +22,7 @@ from app.services.accounts.rules import Account, TokenError
 SALT_VERIFY_COMPANY = "verify-company"
 SALT_VERIFY_ACCOUNT = "verify-account"
 SALT_APPROVE_DEVELOPER = "approve-developer"
+SALT_RESET_PASSWORD = "reset-password"  # noqa: S105 - a salt, not a password
 
 
 class Links(Protocol):
@@ -26,6 +31,10 @@ class Links(Protocol):
     def verify(self, token: str) -> str: ...
 
     def approve(self, token: str) -> str: ...
+
+    def reset(self, token: str) -> str: ...
+
+    def forgot_password(self) -> str: ...
 
     def login(self) -> str: ...
 
@@ -38,9 +47,11 @@ def make_token(salt: str, payload: dict[str, Any]) -> str:
     return _serializer(salt).dumps(payload)
 
 
-def read_token(token: str, salts: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+def read_token(
+    token: str, salts: tuple[str, ...], max_age: int | None = None
+) -> tuple[str, dict[str, Any]]:
     """Return (salt, payload) of a valid token; raise TokenError for expired or bad ones."""
-    max_age = current_app.config["EMAIL_TOKEN_MAX_AGE"]
+    max_age = max_age if max_age is not None else current_app.config["EMAIL_TOKEN_MAX_AGE"]
     expired = False
     for salt in salts:
         try:
@@ -63,18 +74,66 @@ def read_token(token: str, salts: tuple[str, ...]) -> tuple[str, dict[str, Any]]
     )
 
 
+def created_stamp(row: Company | Account) -> str:
+    """When the row was created, as the tokens carry it."""
+    created: datetime = row.created_at
+    return created.isoformat(timespec="microseconds")
+
+
+def issued_for(row: Company | Account | None, payload: dict[str, Any]) -> bool:
+    """True when `row` is still exactly what the token was issued for."""
+    return (
+        row is not None
+        and row.email == payload.get("email")
+        and created_stamp(row) == payload.get("created")
+    )
+
+
 def company_verification_token(company: Company) -> str:
-    return make_token(SALT_VERIFY_COMPANY, {"company": company.id, "email": company.email})
+    return make_token(
+        SALT_VERIFY_COMPANY,
+        {"company": company.id, "email": company.email, "created": created_stamp(company)},
+    )
 
 
 def account_verification_token(account: Account) -> str:
     return make_token(
-        SALT_VERIFY_ACCOUNT, {"role": account.role, "id": account.id, "email": account.email}
+        SALT_VERIFY_ACCOUNT,
+        {
+            "role": account.role,
+            "id": account.id,
+            "email": account.email,
+            "created": created_stamp(account),
+        },
     )
 
 
 def approval_token(developer: Developer) -> str:
     return make_token(
         SALT_APPROVE_DEVELOPER,
-        {"developer": developer.id, "email": developer.email, "company": developer.company_id},
+        {
+            "developer": developer.id,
+            "email": developer.email,
+            "company": developer.company_id,
+            "created": created_stamp(developer),
+        },
+    )
+
+
+def password_fingerprint(account: Account) -> str:
+    """A short digest of the current password hash: a reset link stops working once the
+    password changes (so it works once), and the token never carries the hash itself."""
+    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:24]
+
+
+def reset_token(account: Account) -> str:
+    return make_token(
+        SALT_RESET_PASSWORD,
+        {
+            "role": account.role,
+            "id": account.id,
+            "email": account.email,
+            "created": created_stamp(account),
+            "password": password_fingerprint(account),
+        },
     )

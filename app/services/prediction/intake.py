@@ -14,7 +14,7 @@ from app.schema import Developer, Prediction, User, WorkStatus
 from app.services import datasets, jobs, registry
 from app.services.errors import DomainError
 from app.services.prediction import scoring
-from app.services.preprocessing import PREDICTION_COLUMNS, match_columns, read_table
+from app.services.preprocessing import PREDICTION_COLUMNS, match_columns, read_head
 from app.services.uploads import Upload, stored_upload, upload_limits
 
 NAME_MAX = 200
@@ -51,15 +51,18 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
     name = _check_name(name)
     model = registry.model_for(account, model_id)
     pipeline = registry.load_model_pipeline(model)  # refuse an altered model before any work
+    in_request = current_app.config["PREDICTION_BACKGROUND_ROWS"]
     with stored_upload(upload, area_of(account, "uploadToPredict")) as stored:
-        original = read_table(stored.path, stored.file_format, upload_limits())
+        # A workbook is checked on its header and first rows; a large one is read by the job.
+        head = read_head(stored.path, stored.file_format, upload_limits(), rows=in_request)
+        original = head.frame
         mapping = match_columns(list(original.columns), PREDICTION_COLUMNS)
         dataset = datasets.record_dataset(
             account.company_id,
             "predict_upload",
             name,
             stored.relative,
-            row_count=len(original),
+            row_count=head.row_count,
             column_count=len(original.columns),
             account=account,
             original_filename=stored.original_filename,
@@ -73,14 +76,14 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
             input_dataset=dataset,
             name=name,
             result_format=stored.file_format,
-            row_count=len(original),
+            row_count=head.row_count,
             status=WorkStatus.QUEUED,
             progress=0,
         )
         db.session.add(prediction)
         db.session.commit()
 
-    if len(original) <= current_app.config["PREDICTION_BACKGROUND_ROWS"]:
+    if head.complete and len(original) <= in_request:
         scoring.run_scoring(prediction, lambda: (pipeline, original, mapping))
     else:
         del original

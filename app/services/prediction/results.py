@@ -79,15 +79,21 @@ class ResultWriters:
     """Writes the CSV (pyarrow, streamed) and, for Excel uploads, the .xlsx, atomically.
 
     Each chunk is the upload's rows plus `added`: an Arrow record batch of the new columns
-    (`new_columns`), already typed (numbers as numbers, text as text).
+    (`new_columns`), already typed (numbers as numbers, text as text). In the .xlsx, the
+    upload's `number_columns` (numbers in the uploaded workbook) are numbers again.
     """
 
     def __init__(
-        self, columns: list[str], added: list[tuple[str, Any]], targets: Mapping[str, Path]
-    ):
+        self,
+        columns: list[str],
+        added: list[tuple[str, Any]],
+        targets: Mapping[str, Path],
+        number_columns: Iterable[str] = (),
+    ) -> None:
         self.columns = columns
         self.added = added  # (name, Arrow type) of each new column
         self.targets = targets
+        self.number_columns = set(number_columns)
         self._csv: _CsvResult | None = None
         self._xlsx: _XlsxResult | None = None
 
@@ -100,7 +106,9 @@ class ResultWriters:
         if "xlsx" in self.targets:
             tmp = self._exit.enter_context(storage.atomic_path(self.targets["xlsx"]))
             names = [name for name, _ in self.added]
-            self._xlsx = self._exit.enter_context(_XlsxResult(tmp, self.columns, names))
+            self._xlsx = self._exit.enter_context(
+                _XlsxResult(tmp, self.columns, names, self.number_columns)
+            )
         return self
 
     def write(self, chunk: pd.DataFrame, added: Any) -> None:
@@ -167,12 +175,16 @@ def _neutralised_text(array):
 
 
 class _XlsxResult:
-    """An .xlsx in constant memory: rows are streamed; numbers stay numbers, text stays text."""
+    """An .xlsx in constant memory: rows are streamed; the columns that were numbers in the
+    uploaded workbook are numbers again, every other cell stays text ("00123", "1E3")."""
 
-    def __init__(self, path: Path, columns: list[str], added: list[str]) -> None:
+    def __init__(
+        self, path: Path, columns: list[str], added: list[str], number_columns: set[str]
+    ) -> None:
         self.path = path
         self.columns = columns
         self.added = added
+        self.numeric = [name in number_columns for name in columns]
         self.row = 0
 
     def __enter__(self) -> _XlsxResult:
@@ -198,7 +210,10 @@ class _XlsxResult:
         columns = []
         for i in range(chunk.shape[1]):
             text = chunk.iloc[:, i].astype(str).to_numpy(dtype=object)
-            number = pd.to_numeric(chunk.iloc[:, i], errors="coerce").to_numpy(dtype=float)
+            if self.numeric[i]:
+                number = pd.to_numeric(chunk.iloc[:, i], errors="coerce").to_numpy(dtype=float)
+            else:
+                number = np.full(len(text), np.nan)
             columns.append((text, number))
         extra = [column.to_pylist() for column in added.columns]
         write_string, write_number = self.sheet.write_string, self.sheet.write_number

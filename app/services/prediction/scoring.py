@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from app.schema import IN_PROGRESS, Company, Prediction
 from app.services import charts, lifecycle, registry, storage
 from app.services.decisions import Costs, Decider, company_costs, risk_ranks
 from app.services.errors import DomainError
+from app.services.monitoring.drift import DriftMonitor
 from app.services.prediction.results import (
     CONTACT_COLUMN,
     EXPECTED_VALUE_COLUMN,
@@ -50,7 +51,13 @@ from app.services.prediction.rowstore import (
     write_ranks,
 )
 from app.services.prediction.summary import SummaryBuilder
-from app.services.preprocessing import ID_COLUMN, PREDICTION_COLUMNS, match_columns, read_table
+from app.services.preprocessing import (
+    ID_COLUMN,
+    PREDICTION_COLUMNS,
+    match_columns,
+    number_columns,
+    read_table,
+)
 from app.services.preprocessing.encoding import churn_probabilities, encode, estimator_of
 from app.services.uploads import upload_limits
 
@@ -60,6 +67,10 @@ JOB_NAME = "score_prediction"
 
 ProgressCallback = Callable[[int], None]
 Loaded = tuple[Any, pd.DataFrame, dict[str, str]]  # pipeline, upload, column mapping
+
+
+class ChunkObserver(Protocol):
+    def add(self, chunk: pd.DataFrame) -> None: ...
 
 
 def score_prediction(prediction_id: int) -> None:
@@ -74,6 +85,7 @@ def score_prediction(prediction_id: int) -> None:
         original = read_table(
             storage.dataset_file(dataset.path), dataset.file_format, upload_limits()
         )
+        dataset.row_count = len(original)  # a large workbook was only counted in the request
         return pipeline, original, match_columns(list(original.columns), PREDICTION_COLUMNS)
 
     run_scoring(prediction, load)
@@ -101,6 +113,7 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
         stored = row_store_paths(stem)
         files = {**downloads, **stored}
         company = db.session.get(Company, prediction.company_id)
+        drift = DriftMonitor.for_model(prediction.model, mapping)
         summary = score_to_files(
             pipeline,
             original,
@@ -110,7 +123,9 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
             progress,
             details=prediction.model.details,
             costs=company_costs(company) if company is not None else None,
+            observers=(drift,),
         )
+        drift.record(prediction)
         summary["files"] = downloads
         summary["row_store"] = stored
         prediction.summary = summary
@@ -161,10 +176,12 @@ def score_to_files(
     progress: ProgressCallback | None = None,
     details: Mapping[str, Any] | None = None,
     costs: Costs | None = None,
+    observers: Sequence[ChunkObserver] = (),
 ) -> dict[str, Any]:
     """Score `original` chunk by chunk and write each file of `targets` atomically ("csv", and
     "xlsx" for Excel uploads: the result; "table", "ranks", "order": the row store); return the
     summary. `details` are the model's stored details (its baseline), `costs` the company's.
+    Each of `observers` sees every chunk of the upload (the drift monitor counts its inputs).
     """
     chunk_rows = max(chunk_rows, 1)
     rows = len(original)
@@ -195,6 +212,8 @@ def score_to_files(
                 probability[start : start + len(scored)] = scored
                 summary.add(chunk, scored, columns)
                 writer.write(chunk[mapping[ID_COLUMN]], scored, columns)
+                for observer in observers:
+                    observer.add(chunk)
                 report(start + len(scored), first_pass=True)
         finally:
             writer.close()
@@ -204,7 +223,8 @@ def score_to_files(
         store = RowStore(table, ranks_path, order_path)
         results = {name: path for name, path in targets.items() if name in ("csv", "xlsx")}
         fields = added_fields(with_costs=costs is not None)
-        with ResultWriters(kept_columns(original.columns), fields, results) as writers:
+        kept = kept_columns(original.columns)
+        with ResultWriters(kept, fields, results, number_columns(original)) as writers:
             for index, (start, chunk) in enumerate(_chunks(original, chunk_rows)):
                 stop = start + len(chunk)
                 writers.write(chunk, added_columns(store.batch(index), ranks[start:stop], fields))

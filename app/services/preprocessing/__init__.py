@@ -2,7 +2,9 @@
 
 - `columns`: the canonical columns, how an upload's columns match them, how values are typed,
   and the column layout of every pipeline's preprocessor;
-- `reading`: CSV and `.xlsx` uploads read as text, within limits;
+- `limits`: what an upload may hold, and the checks every reader shares;
+- `reading`: CSV (`csv_reading`) and `.xlsx` (`xlsx_table`, over the streaming reader in
+  `xlsx`) uploads read as text, within those limits;
 - `encoding`: the fast encoder that mirrors the fitted preprocessor.
 """
 
@@ -18,17 +20,21 @@ from app.services.preprocessing.columns import (
     PreparedData,
     coerce_feature,
     coerce_features,
+    coerce_target,
     column_key,
     match_columns,
     prepare,
 )
+from app.services.preprocessing.limits import UploadLimits
 from app.services.preprocessing.reading import (
     SUPPORTED_FORMATS,
-    UploadLimits,
+    TableHead,
     file_format_for,
     load_upload,
+    read_head,
     read_table,
 )
+from app.services.preprocessing.xlsx_table import number_columns
 
 __all__ = [
     "CATEGORICAL_FEATURES",
@@ -41,13 +47,17 @@ __all__ = [
     "TARGET_COLUMN",
     "InvalidUpload",
     "PreparedData",
+    "TableHead",
     "UploadLimits",
     "coerce_feature",
     "coerce_features",
+    "coerce_target",
     "column_key",
     "file_format_for",
     "load_upload",
     "match_columns",
+    "number_columns",
     "prepare",
+    "read_head",
     "read_table",
 ]

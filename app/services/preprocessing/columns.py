@@ -128,6 +128,11 @@ def _target(column: pd.Series) -> pd.Series:
     return keys.isin(_YES).astype(np.int8)
 
 
+def coerce_target(column: pd.Series) -> pd.Series:
+    """Churn as 1 (Yes) / 0 (No), refusing any other value (InvalidUpload names examples)."""
+    return _target(column)
+
+
 def coerce_features(original: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
     """The 16 model inputs, typed: categories as stripped text, numbers as floats (NaN if junk)."""
     data = {name: coerce_feature(original[mapping[name]], name) for name in FEATURES}

@@ -172,7 +172,7 @@ def encode(
     row_numbers = np.arange(rows)
     codes, missing = [], []
     for i, name in enumerate(CATEGORICAL_FEATURES):
-        found, empty = category_codes(
+        found, empty = category_codes_and_missing(
             original[mapping[name]], name, layout.categories[i], layout.category_fill[i]
         )
         known = found >= 0  # a value never seen in training: all zeros
@@ -189,7 +189,13 @@ def encode(
     return EncodedChunk(layout, matrix, codes, missing, numbers)
 
 
-def category_codes(
+def category_codes(column: pd.Series, name: str, categories: np.ndarray, fill: Any) -> np.ndarray:
+    """Position of each row's category in `categories` (-1 if unseen), after the missing-value
+    fill, exactly as coerce_features + the fitted imputer + one-hot encoder would place it."""
+    return category_codes_and_missing(column, name, categories, fill)[0]
+
+
+def category_codes_and_missing(
     column: pd.Series, name: str, categories: np.ndarray, fill: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """Position of each row's category in `categories` (-1 if unseen), after the missing-value

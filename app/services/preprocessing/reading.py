@@ -1,50 +1,28 @@
-"""Reading uploads: a CSV (delimiter sniffed, UTF-8 with or without BOM) or an `.xlsx` workbook,
-every cell as text, so the result file can repeat the upload as it came. Anything unreadable or
-too large raises `InvalidUpload` with a message for the person who sent it.
+"""Reading uploads: a CSV or an `.xlsx` workbook, every cell as text, so the result file can
+repeat the upload as it came. Anything unreadable, or over a limit, raises `InvalidUpload` with a
+message for the person who sent it.
+
+`read_table` reads a whole file; `read_head` reads the header and at most a given number of
+rows (a request checks a large workbook this way and leaves the whole read to a job).
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import re
 import zipfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from app.services.preprocessing.columns import (
-    InvalidUpload,
-    PreparedData,
-    column_key,
-    prepare,
-)
+from app.services.preprocessing.columns import InvalidUpload, PreparedData, prepare
+from app.services.preprocessing.csv_reading import read_csv_table
+from app.services.preprocessing.limits import UploadLimits
+from app.services.preprocessing.xlsx_table import read_xlsx_table
 
 SUPPORTED_FORMATS = ("csv", "xlsx")
-SNIFF_BYTES = 64 * 1024
-CSV_DELIMITERS = ",;\t|"
 _ZIP_MAGIC = b"PK\x03\x04"
 _DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
-
-
-@dataclass(frozen=True)
-class UploadLimits:
-    max_rows: int = 2_000_000
-    xlsx_max_uncompressed_bytes: int = 800 * 1024 * 1024
-    xlsx_max_compression_ratio: int = 100
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> UploadLimits:
-        """The limits an app's settings give (MAX_UPLOAD_ROWS, XLSX_MAX_*)."""
-        return cls(
-            max_rows=config["MAX_UPLOAD_ROWS"],
-            xlsx_max_uncompressed_bytes=config["XLSX_MAX_UNCOMPRESSED_BYTES"],
-            xlsx_max_compression_ratio=config["XLSX_MAX_COMPRESSION_RATIO"],
-        )
 
 
 def file_format_for(filename: str | None) -> str:
@@ -55,104 +33,54 @@ def file_format_for(filename: str | None) -> str:
     return suffix
 
 
-# Reading -------------------------------------------------------------------------------------
+@dataclass
+class TableHead:
+    """The first rows of an upload: all of them when `complete`."""
+
+    frame: pd.DataFrame
+    complete: bool
+    declared_rows: int | None  # what a workbook says it holds (a claim, for display only)
+
+    @property
+    def row_count(self) -> int:
+        """The rows read, or (a large workbook) the rows it declares, whichever is larger."""
+        return max(len(self.frame), self.declared_rows or 0)
 
 
 def read_table(path: Path, file_format: str, limits: UploadLimits | None = None) -> pd.DataFrame:
     """Read the whole upload with every cell as text (so the result file can repeat it as is)."""
+    return read_head(path, file_format, limits).frame
+
+
+def read_head(
+    path: Path, file_format: str, limits: UploadLimits | None = None, rows: int | None = None
+) -> TableHead:
+    """The header and the first `rows` rows (all rows when None) of the upload.
+
+    A CSV is always read whole (Arrow reads 100 MB in about a second); a workbook is read as a
+    stream of rows and stops after `rows`, so checking a large one costs little."""
     limits = limits or UploadLimits()
     if path.stat().st_size == 0:
         raise InvalidUpload("The file is empty.")
+    declared = None
     if file_format == "xlsx":
-        frame = _read_xlsx(path, limits)
+        declared = _check_xlsx_archive(path, limits)
+        frame, complete = read_xlsx_table(path, limits, rows)
     elif file_format == "csv":
-        frame = _read_csv(path)
+        frame, complete = read_csv_table(path, limits), True
     else:
         raise InvalidUpload("Please upload a .csv or .xlsx file.")
     if len(frame.columns) == 0:
         raise InvalidUpload("The file has no columns: it does not look like a table.")
     if len(frame) == 0:
         raise InvalidUpload("The file has a header but no data rows.")
-    if len(frame) > limits.max_rows:
-        raise InvalidUpload(
-            f"The file has {len(frame):,} rows; the limit is {limits.max_rows:,}. "
-            "Please split it into smaller files."
-        )
-    return frame
+    limits.check_rows(len(frame), len(frame.columns))
+    return TableHead(frame, complete, declared)
 
 
-def _sniff_csv(path: Path) -> tuple[str, list[str]]:
-    """Return the delimiter and the header names, refusing what is not UTF-8 text."""
-    with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES)
-    if head.startswith(_ZIP_MAGIC):
-        raise InvalidUpload(
-            "This file is a zip archive or an Excel workbook, not a CSV. "
-            "If it is an Excel file, save it with the .xlsx extension."
-        )
-    if b"\x00" in head:
-        raise InvalidUpload("This file is not a text table (it holds binary data).")
-    if head.startswith(codecs.BOM_UTF8):
-        head = head[len(codecs.BOM_UTF8) :]
-    # The sample may end inside a multi-byte character: decode incrementally.
-    try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError as error:
-        raise InvalidUpload(
-            "The file is not UTF-8 text. Please save the CSV as UTF-8 and upload it again."
-        ) from error
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        raise InvalidUpload("The file has no header row: it does not look like a table.")
-    sample = "\n".join(lines[:50])
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS).delimiter
-    except csv.Error:
-        counts = {d: lines[0].count(d) for d in CSV_DELIMITERS}
-        delimiter = max(counts, key=lambda d: counts[d])
-        if counts[delimiter] == 0:
-            raise InvalidUpload(
-                "The file has a single column: it does not look like a table of customers."
-            ) from None
-    header = next(csv.reader([lines[0]], delimiter=delimiter))
-    return delimiter, header
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    import pyarrow as pa
-    from pyarrow import csv as pa_csv
-
-    delimiter, header = _sniff_csv(path)
-    _refuse_duplicate_columns(header)
-    try:
-        table = pa_csv.read_csv(
-            path,
-            read_options=pa_csv.ReadOptions(block_size=8 << 20),
-            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as error:
-        raise InvalidUpload(f"The CSV could not be read: {_arrow_reason(error)}") from error
-    frame = table.to_pandas()
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
-
-
-def _arrow_reason(error: Exception) -> str:
-    message = str(error).split("\n")[0]
-    if "Expected" in message and "columns" in message:
-        return "some rows have a different number of fields than the header. " + message
-    if "UTF8" in message or "utf8" in message.lower():
-        return "it is not UTF-8 text. Please save it as UTF-8."
-    return message
-
-
-def _check_xlsx_archive(path: Path, limits: UploadLimits) -> None:
-    """Refuse a workbook that is not a zip, or whose expanded size is out of proportion."""
+def _check_xlsx_archive(path: Path, limits: UploadLimits) -> int | None:
+    """Refuse a workbook that is not a zip, or whose expanded size is out of proportion;
+    return the number of rows its first sheet declares, if it does."""
     with path.open("rb") as handle:
         if handle.read(4) != _ZIP_MAGIC:
             raise InvalidUpload(
@@ -179,49 +107,20 @@ def _check_xlsx_archive(path: Path, limits: UploadLimits) -> None:
                 "refused. Please save the data as a plain CSV or a normal .xlsx."
             )
         sheets = sorted(n for n in names if n.startswith("xl/worksheets/sheet"))
-        if sheets:
+        if not sheets:
+            return None
+        try:
             with archive.open(sheets[0]) as sheet:
                 match = _DIMENSION.search(sheet.read(4096))
-            if match and int(match.group(1)) - 1 > limits.max_rows:
-                raise InvalidUpload(
-                    f"The workbook has about {int(match.group(1)) - 1:,} rows; the limit is "
-                    f"{limits.max_rows:,}. Please split it into smaller files."
-                )
-
-
-def _read_xlsx(path: Path, limits: UploadLimits) -> pd.DataFrame:
-    _check_xlsx_archive(path, limits)
-    try:
-        frame = pd.read_excel(path, engine="calamine", dtype=object, header=0)
-    except Exception as error:
-        raise InvalidUpload("This Excel workbook could not be read. Is it damaged?") from error
-    frame.columns = [str(c) for c in frame.columns]
-    _refuse_duplicate_columns(list(frame.columns))
-    frame = frame.dropna(how="all")
-    # Cells come back as numbers, text or empty; the result file shows them as text.
-    return frame.apply(_cells_as_text).reset_index(drop=True)
-
-
-def _cells_as_text(column: pd.Series) -> pd.Series:
-    def one(value: object) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
-
-    return column.map(one).astype(str)
-
-
-def _refuse_duplicate_columns(header: list[str]) -> None:
-    seen: dict[str, str] = {}
-    for name in header:
-        key = column_key(name)
-        if key in seen and key:
-            raise InvalidUpload(
-                f"The columns {seen[key]!r} and {name!r} have the same name; please keep one."
-            )
-        seen[key] = name
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as error:
+            raise InvalidUpload("This Excel workbook is damaged and cannot be opened.") from error
+    declared = int(match.group(1)) - 1 if match else None
+    if declared is not None and declared > limits.max_rows:
+        raise InvalidUpload(
+            f"The workbook has about {declared:,} rows; the limit is "
+            f"{limits.max_rows:,}. Please split it into smaller files."
+        )
+    return declared
 
 
 def load_upload(

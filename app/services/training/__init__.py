@@ -2,7 +2,9 @@
 
 - `pipelines`: the preprocessor (laid out as the upload contract says), the estimators, the split;
 - `evaluation`: fitting on the 80% part and measuring on the held-out 20%;
-- `files`: atomic model files, checked by SHA-256 before they are loaded.
+- `files`: atomic model files, checked by SHA-256 before they are loaded; plain metadata;
+- `manifest`: the signed record of the checksums of the files the app wrote in a folder;
+- `measures`: figures of probabilities against outcomes, with a bootstrap interval of the AUC.
 """
 
 # Model files pickled before this package existed name `app.services.training.log1p_nonnegative`.
@@ -18,10 +20,15 @@ from app.services.training.evaluation import (
 )
 from app.services.training.files import (
     ModelIntegrityError,
+    SavedModel,
+    UnsafeMetadata,
     load_metadata,
     load_pipeline,
+    read_plain_pickle,
     save_model,
 )
+from app.services.training.manifest import record_checksums, recorded_checksums
+from app.services.training.measures import auc_interval, figures
 from app.services.training.pipelines import (
     RETRAIN_MLP_PARAMS,
     SEED,
@@ -42,7 +49,10 @@ __all__ = [
     "TEST_SIZE",
     "ModelIntegrityError",
     "ProgressCallback",
+    "SavedModel",
     "TrainingResult",
+    "UnsafeMetadata",
+    "auc_interval",
     "build_calibrated",
     "build_estimator",
     "build_pipeline",
@@ -50,9 +60,13 @@ __all__ = [
     "build_retrain_pipeline",
     "evaluate",
     "feature_importances",
+    "figures",
     "load_metadata",
     "load_pipeline",
     "log1p_nonnegative",
+    "read_plain_pickle",
+    "record_checksums",
+    "recorded_checksums",
     "save_model",
     "split",
     "train",

@@ -28,6 +28,7 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 
 from app.services.catalog import THRESHOLD
+from app.services.monitoring.drift import training_profile
 from app.services.training.pipelines import SEED, build_calibrated, split
 from app.services.training.statistics import (
     CALIBRATION_METHOD,
@@ -129,15 +130,17 @@ def train(
     features: pd.DataFrame,
     target: pd.Series,
     progress: ProgressCallback = _no_progress,
+    held_out: np.ndarray | None = None,
     calibrate_when_off: bool = False,
 ) -> TrainingResult:
-    """Fit `pipeline` on the 80% part and evaluate it on the held-out 20%.
+    """Fit `pipeline` on the 80% part and evaluate it on the held-out 20% (the rows `held_out`
+    marks, when given: see `split`).
 
     With `calibrate_when_off`, a pipeline whose held-out reliability curve is clearly off the
     diagonal is replaced by its calibrated copy, fitted on the 80% part only; the metadata then
     records both curves."""
     progress("Splitting the data 80/20", 10)
-    x_train, x_test, y_train, y_test = split(features, target)
+    x_train, x_test, y_train, y_test = split(features, target, held_out)
     progress(f"Training on {len(x_train):,} rows", 20)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -168,6 +171,8 @@ def train(
         "converged": converged,
         "test_rows": int(len(x_test)),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # The training inputs' distribution, for drift checks of later predictions.
+        "training_profile": training_profile(x_train),
     }
     return TrainingResult(
         pipeline=pipeline,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -114,8 +115,14 @@ def build_calibrated(pipeline: Pipeline, method: str) -> Pipeline:
     return Pipeline([(name, clone(step)) for name, step in head] + [("model", calibrated)])
 
 
-def split(features: pd.DataFrame, target: pd.Series):
-    """The one split rule: stratified 80/20 with a fixed seed."""
-    return train_test_split(
-        features[FEATURES], target, test_size=TEST_SIZE, stratify=target, random_state=SEED
-    )
+def split(features: pd.DataFrame, target: pd.Series, held_out: np.ndarray | None = None):
+    """The one split rule: stratified 80/20 with a fixed seed (the default models), or, given
+    `held_out` (True for the rows of the company's common holdout), exactly those rows held out
+    (retrained versions, which never train on a holdout customer)."""
+    if held_out is None:
+        return train_test_split(
+            features[FEATURES], target, test_size=TEST_SIZE, stratify=target, random_state=SEED
+        )
+    held_out = np.asarray(held_out, dtype=bool)
+    x = features[FEATURES]
+    return x[~held_out], x[held_out], target[~held_out], target[held_out]

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from app.services.accounts import PASSWORD_MIN_LENGTH
+from app.services.accounts import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 _email_validators = [
     DataRequired("Enter an email address."),
@@ -17,10 +17,17 @@ _password_validators = [
     DataRequired("Choose a password."),
     Length(
         min=PASSWORD_MIN_LENGTH,
-        max=200,
         message=f"Choose a password of at least {PASSWORD_MIN_LENGTH} characters.",
     ),
+    Length(
+        max=PASSWORD_MAX_LENGTH,
+        message=f"Choose a password of at most {PASSWORD_MAX_LENGTH} characters.",
+    ),
 ]
+PASSWORD_HINT = (
+    f"At least {PASSWORD_MIN_LENGTH} characters; not a common password, not your email address. "
+    "A few unrelated words make a good one."
+)
 
 
 class CompanyRegistrationForm(FlaskForm):
@@ -46,7 +53,7 @@ class AccountRegistrationForm(FlaskForm):
     password = PasswordField(
         "Password",
         validators=_password_validators,
-        description=f"At least {PASSWORD_MIN_LENGTH} characters.",
+        description=PASSWORD_HINT,
     )
     confirm = PasswordField(
         "Repeat the password",
@@ -82,7 +89,7 @@ class PasswordChangeForm(FlaskForm):
     new = PasswordField(
         "New password",
         validators=_password_validators,
-        description=f"At least {PASSWORD_MIN_LENGTH} characters.",
+        description=PASSWORD_HINT,
     )
     confirm = PasswordField(
         "Repeat the new password",
@@ -92,3 +99,26 @@ class PasswordChangeForm(FlaskForm):
         ],
     )
     submit = SubmitField("Change password")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=_email_validators)
+    submit = SubmitField("Send me a link")
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password", validators=_password_validators, description=PASSWORD_HINT
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("password", "The two passwords do not match."),
+        ],
+    )
+    submit = SubmitField("Set the new password")
+
+
+class SignOutEverywhereForm(FlaskForm):
+    submit = SubmitField("Sign out everywhere")

@@ -8,6 +8,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -23,9 +24,12 @@ from app.web.auth.forms import (
     AccountRegistrationForm,
     ApproveForm,
     CompanyRegistrationForm,
+    ForgotPasswordForm,
     LoginForm,
     PasswordChangeForm,
     ResendForm,
+    ResetPasswordForm,
+    SignOutEverywhereForm,
 )
 from app.web.links import email_links
 from app.web.shared.forms import field_for_error
@@ -97,7 +101,7 @@ def _register_account(role: str):
     register = accounts.register_developer if role == "developer" else accounts.register_user
     if form.validate_on_submit():
         try:
-            account = register(
+            sign_up = register(
                 form.company_id.data or "",
                 form.name.data or "",
                 form.email.data or "",
@@ -107,11 +111,14 @@ def _register_account(role: str):
         except accounts.RegistrationError as error:
             field_for_error(form, error)
         else:
-            message = f"Welcome, {account.name}! We sent a confirmation link to {account.email}."
+            message = (
+                f"Welcome, {sign_up.name}! Check your mail: we sent a confirmation link "
+                f"to {sign_up.email}."
+            )
             if role == "developer":
                 message += (
-                    f" We also asked {account.company.name} to approve you at "
-                    f"{account.company.email}. You can log in once both are done."
+                    f" We also asked {sign_up.company_name} to approve you at "
+                    f"{sign_up.company_email}. You can log in once both are done."
                 )
             else:
                 message += " Open it, then log in."
@@ -202,7 +209,7 @@ def login():
             form.form_errors.append(error.message)
             missing_steps = error.missing_steps
         else:
-            login_user(account, remember=bool(form.remember.data))
+            login_user(accounts.open_session(account), remember=bool(form.remember.data))
             return redirect(safe_next(request.args.get("next")) or _home_of(account))
     return render_template("auth/login.html", form=form, missing_steps=missing_steps)
 
@@ -211,15 +218,44 @@ def login():
 @public
 def logout():
     if current_user.is_authenticated:
-        accounts.end_all_sessions(current_user._get_current_object())
+        accounts.end_session(current_user._get_current_object())
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 
 
+@bp.post("/logout/everywhere")
+@signed_in
+def logout_everywhere():
+    if SignOutEverywhereForm().validate_on_submit():
+        accounts.end_all_sessions(current_user._get_current_object())
+        logout_user()
+        flash("You are signed out on every device, this one included.", "info")
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("auth.account"))
+
+
+def _account_page(password_form: PasswordChangeForm, status: int = 200):
+    return render_template(
+        "auth/account.html",
+        form=password_form,
+        sign_out_form=SignOutEverywhereForm(),
+        session_count=accounts.open_session_count(current_user),
+    ), status
+
+
+@bp.get("/account")
+@signed_in
+def account():
+    return _account_page(PasswordChangeForm(formdata=None))
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @signed_in
+@limiter.limit(auth_rate_limit, methods=["POST"])
 def password():
+    if request.method == "GET":
+        return redirect(url_for("auth.account"))
     form = PasswordChangeForm()
     if form.validate_on_submit():
         account = current_user._get_current_object()
@@ -229,8 +265,64 @@ def password():
             field_for_error(form, error)
         else:
             remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
-            # This session continues under the new version; every other one has ended.
-            login_user(account, remember=remember_cookie in request.cookies)
+            # Every session has ended; this browser goes on in a new one.
+            login_user(accounts.open_session(account), remember=remember_cookie in request.cookies)
             flash("Your password is changed. Other devices have been logged out.", "success")
             return redirect(_home_of(account))
-    return render_template("auth/password.html", form=form)
+    return _account_page(form, 400)
+
+
+# --- Forgotten password -------------------------------------------------------------------------
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@public
+@limiter.limit(auth_rate_limit, methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        email = accounts.normalize_email(form.email.data or "")
+        accounts.request_password_reset(email, email_links)
+        flash(
+            f"If {email} belongs to an account, a link to "
+            "choose a new password is on its way: check your mail.",
+            "info",
+        )
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot_password.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(auth_rate_limit, methods=["POST"])
+def reset_password(token: str):
+    form = ResetPasswordForm()
+    try:
+        if form.validate_on_submit():
+            try:
+                accounts.reset_password(token, form.password.data or "")
+            except accounts.PasswordChangeError as error:
+                field_for_error(form, error)
+            else:
+                logout_user()
+                flash(
+                    "Your password is changed and every device has been logged out. "
+                    "Log in with the new password.",
+                    "success",
+                )
+                return redirect(url_for("auth.login"))
+        account = accounts.account_for_reset(token)
+    except accounts.TokenError as error:
+        response = render_template(
+            "auth/reset_invalid.html", error=error, form=ForgotPasswordForm()
+        )
+        return _no_referrer(response), 400
+    page = render_template("auth/reset_password.html", form=form, account=account)
+    return _no_referrer(page), 400 if form.errors else 200
+
+
+def _no_referrer(body: str):
+    """The page's URL carries a token: links from it must not pass the URL on."""
+    response = make_response(body)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.services.deployment import REASON_MAX
 
 
 class RetrainForm(FlaskForm):
@@ -33,3 +35,26 @@ class CostsForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button-only form (deploy, withdraw): it carries the CSRF token."""
+
+
+class DeployForm(FlaskForm):
+    """Deploy a version; the reason is needed only to deploy past the guard (SPEC section 4)."""
+
+    override_reason = TextAreaField(
+        "Why deploy it anyway?",
+        validators=[Optional(), Length(max=REASON_MAX)],
+        description="Recorded in the deployment history with your name.",
+    )
+
+
+class RollbackForm(FlaskForm):
+    override_reason = TextAreaField(
+        "Why roll back?",
+        validators=[DataRequired("Please say why you roll back."), Length(max=REASON_MAX)],
+        description="For example “v3 under-predicts churn in the north region”. Recorded in the "
+        "deployment history.",
+    )
+
+
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField("Reason (optional)", validators=[Optional(), Length(max=REASON_MAX)])

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -16,27 +13,48 @@ from flask import (
 )
 from flask_login import current_user
 
-from app.schema import Developer, Model
-from app.services import accounts, charts, comparison, decisions, deployment, retraining
+from app.services import (
+    accounts,
+    charts,
+    comparison,
+    decisions,
+    deployment,
+    deployment_history,
+    retraining,
+)
 from app.services import datasets as dataset_records
-from app.services.catalog import DISPLAY_METRICS
 from app.services.errors import DomainError
+from app.services.monitoring import performance
 from app.web.access import role_required
-from app.web.developer.forms import ConfirmForm, CostsForm, RetrainForm
+from app.web.developer.forms import (
+    ConfirmForm,
+    CostsForm,
+    DeployForm,
+    RetrainForm,
+    RollbackForm,
+    WithdrawForm,
+)
 from app.web.responses import send_chart
 from app.web.shared.forms import field_for_error, requested_page
 from app.web.shared.models import register_model_views
+from app.web.shared.outcomes import register_outcome_views
 from app.web.shared.predictions import register_prediction_views
 
 bp = Blueprint("developer", __name__)
 register_prediction_views(bp, "developer")
+register_outcome_views(bp, "developer")
 register_model_views(bp, "developer", with_roc=True)
+
+
+HOME_DRIFT_ROWS = 5
+MONITORING_DRIFT_ROWS = 25
 
 
 @bp.get("/")
 @role_required("developer")
 def home():
-    return render_template("developer/home.html")
+    drifting = performance.recent_drifting(current_user.company_id, limit=HOME_DRIFT_ROWS)
+    return render_template("developer/home.html", drifting=drifting)
 
 
 @bp.get("/users")
@@ -55,6 +73,14 @@ def users():
 def deactivate_user(user_id: int):
     user = accounts.deactivate_user(current_user, user_id)
     flash(f"{user.name} is deactivated and has been logged out.", "success")
+    return redirect(url_for("developer.users"))
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@role_required("developer")
+def reactivate_user(user_id: int):
+    user = accounts.reactivate_user(current_user, user_id)
+    flash(f"{user.name} is active again and can log in.", "success")
     return redirect(url_for("developer.users"))
 
 
@@ -98,16 +124,18 @@ def retrain_run(run_id: int):
 
 # Comparing and deploying ------------------------------------------------------------------------
 
+HISTORY_ON_COMPARE = 8
+
 
 @bp.get("/compare")
 @role_required("developer")
 def compare():
     return render_template(
         "developer/compare.html",
-        rows=comparison.compare_models(current_user.company_id),
-        metric_names=DISPLAY_METRICS,
+        page=comparison.comparison_page(current_user.company_id),
+        events=deployment_history.events(current_user.company_id)[:HISTORY_ON_COMPARE],
         confirm_form=ConfirmForm(),
-        deployments=deployment.history(current_user.company_id),
+        rollback_form=RollbackForm(),
     )
 
 
@@ -118,38 +146,80 @@ def compare_roc():
     return send_chart(charts.roc_comparison_png(models))
 
 
-def _deployment_action(model_id: int, action: Callable[[Developer, int], Model]) -> Model | None:
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        model = action(current_user, model_id)
-    except deployment.DeploymentError as error:
-        flash(str(error), "warning")
-        return None
-    return model
+@bp.get("/deployments")
+@role_required("developer")
+def deployments():
+    page = deployment_history.events_page(
+        current_user.company_id,
+        requested_page(request.args),
+        current_app.config["HISTORY_PAGE_SIZE"],
+    )
+    return render_template("developer/deployments.html", page=page)
 
 
 @bp.post("/models/<int:model_id>/deploy")
 @role_required("developer")
 def deploy(model_id: int):
-    model = _deployment_action(model_id, deployment.deploy)
-    if model is not None:
-        flash(f"{model.label} is now available to your users.", "success")
-    return redirect(_back())
+    form = DeployForm()  # CSRF is checked for every POST; the service checks the reason
+    try:
+        model = deployment.deploy(current_user, model_id, form.override_reason.data)
+    except deployment.GuardRefusal as refusal:
+        return render_template("developer/deploy_refused.html", refusal=refusal, form=form), 400
+    except (deployment.DeploymentError, deployment.ReasonRequired) as error:
+        flash(str(error), "warning")
+        return redirect(_back())
+    flash(f"{model.label} is now available to your users.", "success")
+    return redirect(_back("history"))
+
+
+@bp.post("/models/<int:model_id>/rollback")
+@role_required("developer")
+def rollback(model_id: int):
+    form = RollbackForm()  # CSRF is checked for every POST; the service checks the reason
+    try:
+        model = deployment.roll_back(current_user, model_id, form.override_reason.data)
+    except (deployment.DeploymentError, deployment.ReasonRequired) as error:
+        flash(str(error), "warning")
+        return redirect(_back("rollback"))
+    flash(f"Rolled back: your users now have {model.label}.", "success")
+    return redirect(_back("history"))
 
 
 @bp.post("/models/<int:model_id>/undeploy")
 @role_required("developer")
 def undeploy(model_id: int):
-    model = _deployment_action(model_id, deployment.withdraw)
-    if model is not None:
-        flash(f"{model.label} is withdrawn: your users no longer see it.", "success")
-    return redirect(_back())
+    form = WithdrawForm()  # CSRF is checked for every POST; the service checks the reason
+    try:
+        model = deployment.withdraw(current_user, model_id, form.reason.data)
+    except (deployment.DeploymentError, deployment.ReasonRequired) as error:
+        flash(str(error), "warning")
+        return redirect(_back())
+    flash(f"{model.label} is withdrawn: your users no longer see it.", "success")
+    return redirect(_back("history"))
 
 
-def _back() -> str:
-    return url_for("developer.compare")
+def _back(anchor: str | None = None) -> str:
+    return url_for("developer.compare", _anchor=anchor)
+
+
+# Monitoring --------------------------------------------------------------------------------------
+
+
+@bp.get("/monitoring")
+@role_required("developer")
+def monitoring():
+    company_id = current_user.company_id
+    return render_template(
+        "developer/monitoring.html",
+        series=performance.realised_performance(company_id),
+        drifting=performance.recent_drifting(company_id, limit=MONITORING_DRIFT_ROWS),
+    )
+
+
+@bp.get("/monitoring/realised.png")
+@role_required("developer")
+def monitoring_chart():
+    return send_chart(performance.realised_chart(current_user.company_id))
 
 
 # Decision costs ---------------------------------------------------------------------------------

@@ -25,6 +25,15 @@ class PredictionForm(FlaskForm):
     )
 
 
+class OutcomesForm(FlaskForm):
+    file = FileField(
+        "Outcome file (.csv or .xlsx)",
+        validators=[FileRequired("Please choose a .csv or .xlsx file.")],
+        description="Two columns are needed: customerID and Churn (Yes or No). Rows whose Churn "
+        "is still blank are skipped; a later file adds to earlier ones.",
+    )
+
+
 # Query-string numbers are clamped: a huge or negative page is a person's typo, not an error.
 MAX_PAGE = 100_000
 

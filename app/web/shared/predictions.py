@@ -105,12 +105,15 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
     def download(prediction_id: int):
         prediction = predictions.prediction_for(current_user, prediction_id)
         result = predictions.result_file(prediction, request.args.get("format") or None)
-        return send_file(
+        response = send_file(
             result.path,
             mimetype=result.mimetype,
             as_attachment=True,
             download_name=result.download_name,
         )
+        # Customer data: no browser or proxy keeps a copy of it.
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def chart(prediction_id: int, chart: str):
         prediction = predictions.prediction_for(current_user, prediction_id)

@@ -8,10 +8,12 @@ from flask_login import current_user
 from app.services import decisions
 from app.web.access import role_required
 from app.web.shared.models import register_model_views
+from app.web.shared.outcomes import register_outcome_views
 from app.web.shared.predictions import register_prediction_views
 
 bp = Blueprint("user", __name__)
 register_prediction_views(bp, "user")
+register_outcome_views(bp, "user")
 register_model_views(bp, "user")
 
 
