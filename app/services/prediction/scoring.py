@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -196,6 +197,9 @@ def score_to_files(
             progress(min(99, offset + int(share * done / rows)))
 
     with contextlib.ExitStack() as files:
+        if not {"table", "ranks", "order"} <= set(targets):  # no row store wanted: a scratch one
+            scratch = Path(files.enter_context(tempfile.TemporaryDirectory(prefix="rows-")))
+            targets = {**targets, **{n: scratch / n for n in ("table", "ranks", "order")}}
         table, ranks_path, order_path = (
             files.enter_context(storage.atomic_path(targets[name]))
             for name in ("table", "ranks", "order")
