@@ -92,6 +92,7 @@ bench: install-dev dataset ## Run the benchmarks under bench/ and print their fi
 	$(PY) bench/train.py
 	$(PY) bench/predict.py
 	$(PY) bench/retrain.py
+	$(PY) bench/decisions.py
 
 bench-load: install-dev dataset ## Load test: gunicorn + PostgreSQL + RQ at 10/50/100 users
 	$(PY) bench/load.py

@@ -109,6 +109,13 @@ class Company(TimestampMixin, ModelBase):
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254), index=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Decision costs, set by the developer (services.decisions.costs, which validates them):
+    # all four or none.
+    customer_value: Mapped[float | None] = mapped_column(Float)
+    offer_cost: Mapped[float | None] = mapped_column(Float)
+    contact_cost: Mapped[float | None] = mapped_column(Float)
+    acceptance_rate: Mapped[float | None] = mapped_column(Float)
+    costs_updated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     developer: Mapped[Developer | None] = relationship(back_populates="company")
     users: Mapped[list[User]] = relationship(back_populates="company")

@@ -24,7 +24,7 @@ from werkzeug.routing import AnyConverter
 from app import create_app
 from app.extensions import db
 from app.schema import ApiToken, Dataset, Developer, Model, ModelDeployment, Prediction, User
-from app.services import api_tokens, deployment, jobs, registry, retraining
+from app.services import api_tokens, decisions, deployment, jobs, registry, retraining
 from app.services import prediction as predictions
 from app.services.catalog import NETWORK_KIND
 from app.services.environment import ensure_company_models, initialize_developer_environment
@@ -32,6 +32,7 @@ from tests import factories
 from tests.conftest import build_app
 
 ROLE_BLUEPRINTS = ("developer", "user")
+COSTS = {"customer_value": "500", "offer_cost": "50", "contact_cost": "5", "acceptance_rate": "30%"}
 
 
 # The rules --------------------------------------------------------------------------------------
@@ -96,6 +97,8 @@ def world(tmp_path_factory, migrated_sqlite_template, small_original, default_mo
         user_a = factories.make_user(developer_a.company)
         ensure_company_models(developer_a.company)
 
+        # With costs, A's predictions have call lists too (every URL of theirs is a page).
+        decisions.save_costs(developer_a, COSTS)
         frame = pd.read_csv(small_original, dtype=str, keep_default_na=False)
         # Not the network: deploying the retrained network may withdraw the default one.
         default = next(m for m in registry.models_for(user_a) if m.model_type.key != NETWORK_KIND)

@@ -21,7 +21,15 @@ from app.services.preprocessing import InvalidUpload, encoding
 from tests import factories
 
 ROWS = 300
-NEW_COLUMNS = ["Churn Prediction", "Churn Probability"]
+NEW_COLUMNS = [
+    "Churn Prediction",
+    "Churn Probability",
+    "Risk Rank",
+    "Reason 1",
+    "Reason 2",
+    "Reason 3",
+    "Input Warnings",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,9 @@
 """Every chart of the app as a PNG file: one function per chart, rendered once and cached.
 
-Four charts: a model's top-5 feature importances (model pages and prediction pages), ROC curves
-of several models on one set of axes (model page and compare page), the distribution of a
-prediction's churn probabilities, and realised AUC over time (the developer's monitoring page).
+Six charts: a model's top-5 feature importances (model pages and prediction pages), ROC curves
+of several models on one set of axes (model page and compare page), a model's reliability diagram
+(model page), the distribution of a prediction's churn probabilities and its profit curve
+(prediction page), and realised AUC over time (the developer's monitoring page).
 They use `matplotlib.figure.Figure` with the Agg canvas (never matplotlib's stateful plotting
 interface, whose global figures are not safe in a threaded server) and one style.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from app.schema import Model, Prediction
 from app.services import storage
@@ -38,6 +40,7 @@ SMALL = (6.0, 3.6)  # inches: 600 x 360 px, the two charts side by side in a `.c
 WIDE = (7.0, 5.2)  # 700 x 520 px: the ROC chart (compare.html sets these sizes on its <img>)
 BRAND = "#2f5bea"
 BAD = "#c53030"
+GOOD = "#1f8a4c"
 INK = "#1d2433"
 CHANCE = "#9aa6c2"
 LINE_COLORS = (
@@ -61,6 +64,11 @@ WIDE_LABEL_MARGINS = {**MARGINS, "left": 0.29}
 # Counts up to "1,000,000" on the distribution's y axis.
 COUNT_MARGINS = {**MARGINS, "left": 0.17}
 ROC_MARGINS = {"left": 0.1, "right": 0.96, "bottom": 0.1, "top": 0.93}
+# A phone's variant of a chart (`narrow=True`): drawn for about 340 CSS pixels, so its text stays
+# as large as the page's small text, at twice the resolution for phone screens.
+NARROW = (3.6, 3.4)
+NARROW_MARGINS = {"left": 0.22, "right": 0.92, "bottom": 0.19, "top": 0.9}
+NARROW_DPI = 2 * DPI
 
 
 class ChartUnavailable(NotFound):
@@ -73,6 +81,7 @@ def _cached_png(
     draw: Callable[[Axes], None],
     size: tuple[float, float] = SMALL,
     margins: dict[str, float] = MARGINS,
+    dpi: int = DPI,
 ) -> Path:
     """The cached PNG for (`kind`, `key`), drawn by `draw` on fresh axes the first time.
 
@@ -82,14 +91,14 @@ def _cached_png(
     path = storage.cache_file(f"{CHART_DIR}/{kind}-{digest[:32]}.png")
     if path.exists():
         return path
-    figure = Figure(figsize=size, dpi=DPI)
+    figure = Figure(figsize=size, dpi=dpi)
     FigureCanvasAgg(figure)
     figure.subplots_adjust(**margins)
     axes = figure.add_subplot()
     draw(axes)
     axes.spines[["top", "right"]].set_visible(False)
     with storage.atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=DPI)
+        figure.savefig(tmp, format="png", dpi=dpi)
     return path
 
 
@@ -230,11 +239,102 @@ def realised_auc_png(series: Sequence[RealisedSeries]) -> Path:
     return _cached_png("realised", key, draw, size=WIDE, margins=ROC_MARGINS)
 
 
-def prediction_chart_png(prediction: Prediction, chart: str) -> Path:
+def _png(
+    kind: str,
+    key: object,
+    draw: Callable[[Axes], None],
+    narrow: bool,
+    margins: dict[str, float] = MARGINS,
+) -> Path:
+    """A chart at its usual size, or its phone variant when `narrow`."""
+    if narrow:
+        return _cached_png(kind, key, draw, NARROW, NARROW_MARGINS, NARROW_DPI)
+    return _cached_png(kind, key, draw, margins=margins)
+
+
+def profit_curve_png(prediction: Prediction, narrow: bool = False) -> Path:
+    """The expected gain of contacting the k highest-risk customers, against k, with the best
+    number to contact marked. Drawn from the summary stored with the prediction."""
+    campaign = (prediction.summary or {}).get("campaign")
+    if prediction.status != "done" or not campaign:
+        raise ChartUnavailable("This prediction was scored without costs: it has no profit curve.")
+    contacted, gain = campaign["contacted"], campaign["gain"]
+    best, best_gain = campaign["best"], campaign["best_gain"]
+
+    def draw(axes: Axes) -> None:
+        axes.axhline(0, color=CHANCE, linewidth=1)
+        axes.plot(contacted, gain, color=BRAND, linewidth=2, label="Expected gain")
+        axes.axvline(best, color=GOOD, linestyle="--", linewidth=1.2)
+        axes.plot([best], [best_gain], "o", color=GOOD, label=f"Best: contact {best:,}")
+        axes.set_xlim(0, max(contacted[-1], 1))
+        axes.set_xlabel("Customers contacted, highest risk first")
+        if not narrow:  # on a phone the legend names the line
+            axes.set_ylabel("Expected gain")
+        axes.xaxis.set_major_formatter("{x:,.0f}")
+        axes.yaxis.set_major_formatter("{x:,.0f}")
+        axes.xaxis.set_major_locator(MaxNLocator(4 if narrow else 8, integer=True))
+        title = "Profit curve" if narrow else "Profit curve · "
+        if not narrow:
+            title += f"best {best:,} contacted, gain {best_gain:,.0f}"
+        axes.set_title(title)
+        axes.grid(alpha=0.3)
+        axes.legend(loc="lower left" if best_gain > 0 else "upper right", fontsize="small")
+
+    key = [prediction.id, prediction.result_path, contacted, gain, best, narrow]
+    return _png("profit", key, draw, narrow, COUNT_MARGINS)
+
+
+def reliability_png(model: Model, narrow: bool = False) -> Path:
+    """The model's reliability diagram on its held-out customers: mean predicted probability
+    against the share that churned, per tenth of probability; before and after calibration when
+    it was calibrated."""
+    calibration = (model.details or {}).get("calibration")
+    if not calibration or not calibration.get("held_out"):
+        raise ChartUnavailable("No calibration figures were recorded for this model.")
+    curves = [("held_out", "This model", BRAND, "-")]
+    if calibration.get("before"):
+        curves = [
+            ("before", "Before calibration", BAD, "--"),
+            ("held_out", "Calibrated (used)", BRAND, "-"),
+        ]
+
+    def draw(axes: Axes) -> None:
+        axes.plot([0, 1], [0, 1], linestyle=":", color=CHANCE, label="Perfectly calibrated")
+        for key, label, color, style in curves:
+            table = calibration[key]
+            bins = [b for b in table["bins"] if b["count"]]
+            axes.plot(
+                [b["mean_probability"] for b in bins],
+                [b["churn_rate"] for b in bins],
+                linestyle=style,
+                marker="o",
+                color=color,
+                label=f"{label} (Brier {table['brier']:.3f})",
+            )
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1)
+        axes.xaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.set_xlabel("Predicted churn probability")
+        axes.set_ylabel("Share that churned")
+        axes.set_title(
+            "Reliability" if narrow else f"Reliability on held-out customers · {model.label}"
+        )
+        axes.grid(alpha=0.3)
+        axes.legend(loc="lower right", fontsize="x-small" if narrow else "small")
+
+    key = [_model_key(model), calibration, narrow]
+    return _png("reliability", key, draw, narrow)
+
+
+def prediction_chart_png(prediction: Prediction, chart: str, narrow: bool = False) -> Path:
     """One of a prediction page's charts, for a prediction the caller has already checked the
-    viewer may see: 'distribution' or 'importance' (of the model that scored it)."""
+    viewer may see: 'distribution', 'importance' (of the model that scored it) or 'profit'
+    (`narrow`: its phone variant)."""
     if chart == "distribution":
         return churn_distribution_png(prediction)
     if chart == "importance":
         return feature_importance_png(prediction.model)
+    if chart == "profit":
+        return profit_curve_png(prediction, narrow)
     raise ChartUnavailable(f"Unknown chart {chart!r}.")

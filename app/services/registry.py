@@ -88,6 +88,8 @@ def default_model_state(kind: str) -> str:
         return f"scikit-learn changed ({recorded} → {training.SKLEARN_VERSION})"
     if not set(metadata) >= RECORDED_AT_TRAINING:
         return "trained before its split and drift statistics were recorded"
+    if not set(metadata) >= training.RECORDED_KEYS:
+        return "trained before its baseline and calibration were recorded"
     return "current"
 
 
@@ -142,7 +144,9 @@ def ensure_default_model_files(
         features, target, customer_ids = data
         report(f"[{number}/{total}] Training {name} ({state}) on {len(features):,} rows…")
         started = time.perf_counter()
-        result = training.train(training.build_pipeline(kind), name, features, target)
+        result = training.train(
+            training.build_pipeline(kind), name, features, target, calibrate_when_off=True
+        )
         result.metadata["split_customers"] = {
             part: customer_ids.loc[rows].tolist() for part, rows in result.split_indices.items()
         }
@@ -217,6 +221,8 @@ def details_from_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
         "confusion_matrix",
         "trained_at",
         "test_rows",
+        "baseline",
+        "calibration",
         "training_profile",
     )
     return {key: metadata.get(key) for key in keys}

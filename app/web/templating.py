@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Flask
 
-from app.services import catalog
+from app.services import catalog, decisions
 
 
 def percent(value: float | None, digits: int = 1) -> str:
@@ -21,6 +21,15 @@ def thousands(value: int | float | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def money(value: float | None) -> str:
+    """An amount in the company's currency: 1,234.50 (−12.00 for a loss)."""
+    return "—" if value is None else f"{value:,.2f}".replace("-", "−")
+
+
+def signed_money(value: float | None) -> str:
+    return "—" if value is None else ("+" if value > 0 else "") + money(value)
+
+
 def when(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M")
 
@@ -30,6 +39,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(metric)
     app.add_template_filter(thousands)
     app.add_template_filter(when)
+    app.add_template_filter(money)
+    app.add_template_filter(signed_money)
     register_globals(app)
 
 
@@ -45,11 +56,13 @@ NAV_LINKS = {
         ("developer.datasets", "Data sets"),
         ("developer.users", "Users"),
         ("developer.tokens", "API tokens"),
+        ("developer.costs", "Costs"),
     ],
     "user": [
         ("user.models", "Models"),
         ("user.predict", "Predict"),
         ("user.predictions", "History"),
+        ("user.costs", "Costs"),
     ],
 }
 
@@ -64,4 +77,6 @@ def register_globals(app: Flask) -> None:
         METRIC_KEYS=catalog.METRIC_KEYS,
         DISPLAY_METRICS=catalog.DISPLAY_METRICS,
         THRESHOLD=catalog.THRESHOLD,
+        REASON_METHODS=decisions.METHOD_TEXT,
+        REASON_BASELINES=decisions.BASELINE_TEXT,
     )

@@ -3,10 +3,21 @@
 - `intake`: the form's values and the upload, checked before any work, then scored or queued;
 - `scoring`: the scoring job, in bounded chunks;
 - `results`: the result files and their downloads;
+- `rowstore`: every scored row's decision columns, memory-mapped for pages and call lists;
+- `browse`: every row paged, sorted and searched; the call list; the page's campaign part;
 - `summary`: the figures a prediction page shows;
 - `history`: who may see which prediction, and the filtered history.
 """
 
+from app.services.prediction.browse import (
+    CallList,
+    Campaign,
+    RowsView,
+    call_list,
+    campaign_view,
+    rows_view,
+    scored_costs,
+)
 from app.services.prediction.history import (
     HistoryFilters,
     history_choices,
@@ -28,6 +39,13 @@ from app.services.prediction.scoring import score_prediction, score_to_files
 __all__ = [
     "PREDICTION_COLUMN",
     "PROBABILITY_COLUMN",
+    "CallList",
+    "Campaign",
+    "RowsView",
+    "call_list",
+    "campaign_view",
+    "rows_view",
+    "scored_costs",
     "HistoryFilters",
     "InvalidPrediction",
     "PredictionNotFound",

@@ -18,11 +18,17 @@ import pandas as pd
 from app.schema import Prediction
 from app.services import storage
 from app.services.catalog import THRESHOLD
+from app.services.decisions import REASON_COUNT
 from app.services.errors import NotFound
 from app.services.preprocessing import column_key
 
 PREDICTION_COLUMN = "Churn Prediction"
 PROBABILITY_COLUMN = "Churn Probability"
+RANK_COLUMN = "Risk Rank"
+REASON_COLUMNS = tuple(f"Reason {n}" for n in range(1, REASON_COUNT + 1))
+WARNINGS_COLUMN = "Input Warnings"
+EXPECTED_VALUE_COLUMN = "Expected Value"
+CONTACT_COLUMN = "Contact"
 FORMAT_MIMETYPES = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -39,11 +45,17 @@ class PredictionNotFound(NotFound):
     """No such prediction, or the viewer may not see it (both look the same: 404)."""
 
 
+def new_columns(with_costs: bool) -> list[str]:
+    """The columns a result adds after the upload's, in order (SPEC section 6)."""
+    columns = [PREDICTION_COLUMN, PROBABILITY_COLUMN, RANK_COLUMN, *REASON_COLUMNS]
+    columns.append(WARNINGS_COLUMN)
+    if with_costs:
+        columns += [EXPECTED_VALUE_COLUMN, CONTACT_COLUMN]
+    return columns
+
+
 # A re-uploaded result file already has these: they are replaced, not repeated.
-_NEW_COLUMN_KEYS = {
-    column_key(PREDICTION_COLUMN),
-    column_key(PROBABILITY_COLUMN),
-}
+_NEW_COLUMN_KEYS = {column_key(name) for name in new_columns(with_costs=True)}
 
 
 def neutralise(value: str) -> str:
@@ -54,21 +66,32 @@ def neutralise(value: str) -> str:
 
 
 def kept_columns(columns: Iterable[str]) -> list[str]:
-    """The upload's columns that go into the result (a re-uploaded result's old two do not)."""
+    """The upload's columns that go into the result (a re-uploaded result's old ones do not)."""
     return [c for c in columns if column_key(c) not in _NEW_COLUMN_KEYS]
 
 
-def _labels(probability: np.ndarray) -> np.ndarray:
+def labels(probability: np.ndarray) -> np.ndarray:
+    """The model's call at the threshold: Yes (churns) or No."""
     return np.where(probability >= THRESHOLD, "Yes", "No")
 
 
 class ResultWriters:
-    """Writes the CSV (pyarrow, streamed) and, for Excel uploads, the .xlsx, atomically."""
+    """Writes the CSV (pyarrow, streamed) and, for Excel uploads, the .xlsx, atomically.
+
+    Each chunk is the upload's rows plus `added`: an Arrow record batch of the new columns
+    (`new_columns`), already typed (numbers as numbers, text as text). In the .xlsx, the
+    upload's `number_columns` (numbers in the uploaded workbook) are numbers again.
+    """
 
     def __init__(
-        self, columns: list[str], targets: Mapping[str, Path], number_columns: Iterable[str] = ()
+        self,
+        columns: list[str],
+        added: list[tuple[str, Any]],
+        targets: Mapping[str, Path],
+        number_columns: Iterable[str] = (),
     ) -> None:
         self.columns = columns
+        self.added = added  # (name, Arrow type) of each new column
         self.targets = targets
         self.number_columns = set(number_columns)
         self._csv: _CsvResult | None = None
@@ -79,34 +102,34 @@ class ResultWriters:
         self._exit.__enter__()
         if "csv" in self.targets:
             tmp = self._exit.enter_context(storage.atomic_path(self.targets["csv"]))
-            self._csv = self._exit.enter_context(_CsvResult(tmp, self.columns))
+            self._csv = self._exit.enter_context(_CsvResult(tmp, self.columns, self.added))
         if "xlsx" in self.targets:
             tmp = self._exit.enter_context(storage.atomic_path(self.targets["xlsx"]))
+            names = [name for name, _ in self.added]
             self._xlsx = self._exit.enter_context(
-                _XlsxResult(tmp, self.columns, self.number_columns)
+                _XlsxResult(tmp, self.columns, names, self.number_columns)
             )
         return self
 
-    def write(self, chunk: pd.DataFrame, probability: np.ndarray) -> None:
-        if list(chunk.columns) != self.columns:  # a re-uploaded result: drop the old two
+    def write(self, chunk: pd.DataFrame, added: Any) -> None:
+        if list(chunk.columns) != self.columns:  # a re-uploaded result: drop the old ones
             chunk = chunk[self.columns]
         for writer in (self._csv, self._xlsx):
             if writer is not None:
-                writer.write(chunk, probability)
+                writer.write(chunk, added)
 
     def __exit__(self, *exc_info: Any) -> bool | None:
         return self._exit.__exit__(*exc_info)
 
 
 class _CsvResult:
-    def __init__(self, path: Path, columns: list[str]) -> None:
+    def __init__(self, path: Path, columns: list[str], added: list[tuple[str, Any]]) -> None:
         import pyarrow as pa
 
         self.path = path
-        names = [neutralise(c) for c in columns] + [PREDICTION_COLUMN, PROBABILITY_COLUMN]
         # large_string is how pandas keeps Arrow-backed text: the columns go out uncopied.
-        types = [pa.large_string()] * (len(columns) + 1) + [pa.float64()]
-        self.schema = pa.schema(list(zip(names, types, strict=True)))
+        fields = [(neutralise(c), pa.large_string()) for c in columns] + list(added)
+        self.schema = pa.schema(fields)
         self.writer: Any = None
 
     def __enter__(self) -> _CsvResult:
@@ -115,12 +138,13 @@ class _CsvResult:
         self.writer = pa_csv.CSVWriter(str(self.path), self.schema)
         return self
 
-    def write(self, chunk: pd.DataFrame, probability: np.ndarray) -> None:
+    def write(self, chunk: pd.DataFrame, added: Any) -> None:
         import pyarrow as pa
 
         arrays = [_neutralised_array(chunk.iloc[:, i]) for i in range(chunk.shape[1])]
-        arrays.append(pa.array(_labels(probability), type=pa.large_string()))
-        arrays.append(pa.array(np.round(probability, 4), type=pa.float64()))
+        for column in added.columns:
+            is_text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+            arrays.append(_neutralised_text(column) if is_text else column)
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -129,9 +153,14 @@ class _CsvResult:
 
 def _neutralised_array(column: pd.Series):
     import pyarrow as pa
+
+    return _neutralised_text(pa.array(column, type=pa.large_string(), from_pandas=True))
+
+
+def _neutralised_text(array):
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = pa.array(column, type=pa.large_string(), from_pandas=True)
     starts = pc.match_substring_regex(array, _FORMULA_START)
     if not pc.any(starts).as_py():  # the usual case: one cheap anchored test per column
         return array
@@ -149,9 +178,12 @@ class _XlsxResult:
     """An .xlsx in constant memory: rows are streamed; the columns that were numbers in the
     uploaded workbook are numbers again, every other cell stays text ("00123", "1E3")."""
 
-    def __init__(self, path: Path, columns: list[str], number_columns: set[str]) -> None:
+    def __init__(
+        self, path: Path, columns: list[str], added: list[str], number_columns: set[str]
+    ) -> None:
         self.path = path
         self.columns = columns
+        self.added = added
         self.numeric = [name in number_columns for name in columns]
         self.row = 0
 
@@ -168,13 +200,13 @@ class _XlsxResult:
             },
         )
         self.sheet = self.workbook.add_worksheet("Predictions")
-        header = [neutralise(c) for c in self.columns] + [PREDICTION_COLUMN, PROBABILITY_COLUMN]
+        header = [neutralise(c) for c in self.columns] + self.added
         for col, name in enumerate(header):
             self.sheet.write_string(0, col, name)
         self.row = 1
         return self
 
-    def write(self, chunk: pd.DataFrame, probability: np.ndarray) -> None:
+    def write(self, chunk: pd.DataFrame, added: Any) -> None:
         columns = []
         for i in range(chunk.shape[1]):
             text = chunk.iloc[:, i].astype(str).to_numpy(dtype=object)
@@ -183,11 +215,10 @@ class _XlsxResult:
             else:
                 number = np.full(len(text), np.nan)
             columns.append((text, number))
-        labels = _labels(probability)
-        rounded = np.round(probability, 4)
+        extra = [column.to_pylist() for column in added.columns]
         write_string, write_number = self.sheet.write_string, self.sheet.write_number
-        last = len(columns)
-        for r in range(len(probability)):
+        first_extra = len(columns)
+        for r in range(added.num_rows):
             row = self.row + r
             for c, (text, number) in enumerate(columns):
                 value = number[r]
@@ -195,9 +226,14 @@ class _XlsxResult:
                     write_number(row, c, float(value))
                 elif text[r]:
                     write_string(row, c, neutralise(text[r]))
-            write_string(row, last, str(labels[r]))
-            write_number(row, last + 1, float(rounded[r]))
-        self.row += len(probability)
+            for c, values in enumerate(extra, start=first_extra):
+                value = values[r]
+                if isinstance(value, str):
+                    if value:
+                        write_string(row, c, neutralise(value))
+                elif value is not None:
+                    write_number(row, c, float(value))
+        self.row += added.num_rows
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         self.workbook.close()

@@ -4,32 +4,62 @@ Small files are scored inside the request that uploaded them, large ones by the 
 `score_prediction`; both take the same path (`run_scoring`). Any failure marks the row failed and
 removes its partial files (`lifecycle.mark_failed`). Charts are drawn after the row is done and
 can never undo it.
+
+Scoring takes two passes over the upload, which is in memory already. The first encodes each
+chunk once and computes from that one encoding its probabilities, reasons, input warnings and
+expected values (`decisions.Decider`), writing them to the row store. Ranks need every
+probability, so the second pass writes the result files chunk by chunk from the upload and the
+row store, with each row's risk rank. Memory stays bounded by the chunk, reasons included; only
+the probabilities and the ranks (12 bytes a row) are held for the whole file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 from flask import current_app
 
 from app.extensions import db
-from app.schema import IN_PROGRESS, Prediction
+from app.schema import IN_PROGRESS, Company, Prediction
 from app.services import charts, lifecycle, registry, storage
+from app.services.decisions import Costs, Decider, company_costs, risk_ranks
 from app.services.errors import DomainError
 from app.services.monitoring.drift import DriftMonitor
-from app.services.prediction.results import ResultWriters, kept_columns
+from app.services.prediction.results import (
+    CONTACT_COLUMN,
+    EXPECTED_VALUE_COLUMN,
+    PREDICTION_COLUMN,
+    PROBABILITY_COLUMN,
+    RANK_COLUMN,
+    REASON_COLUMNS,
+    WARNINGS_COLUMN,
+    ResultWriters,
+    kept_columns,
+    labels,
+)
+from app.services.prediction.rowstore import (
+    REASON_FIELDS,
+    RowStore,
+    RowStoreWriter,
+    row_store_paths,
+    write_ranks,
+)
 from app.services.prediction.summary import SummaryBuilder
 from app.services.preprocessing import (
+    ID_COLUMN,
     PREDICTION_COLUMNS,
     match_columns,
     number_columns,
     read_table,
 )
-from app.services.preprocessing.encoding import churn_probabilities
+from app.services.preprocessing.encoding import churn_probabilities, encode, estimator_of
 from app.services.uploads import upload_limits
 
 log = logging.getLogger(__name__)
@@ -79,21 +109,27 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
             db.session.commit()
 
         stem = storage.new_dataset_path(_result_area(prediction), "csv").rsplit(".", 1)[0]
-        files = {"csv": f"{stem}.csv"}
+        downloads = {"csv": f"{stem}.csv"}
         if prediction.result_format == "xlsx":
-            files["xlsx"] = f"{stem}.xlsx"
+            downloads["xlsx"] = f"{stem}.xlsx"
+        stored = row_store_paths(stem)
+        files = {**downloads, **stored}
+        company = db.session.get(Company, prediction.company_id)
         drift = DriftMonitor.for_model(prediction.model, mapping)
         summary = score_to_files(
             pipeline,
             original,
             mapping,
-            {fmt: storage.dataset_file(rel) for fmt, rel in files.items()},
+            {name: storage.dataset_file(rel) for name, rel in files.items()},
             current_app.config["PREDICTION_CHUNK_ROWS"],
             progress,
+            details=prediction.model.details,
+            costs=company_costs(company) if company is not None else None,
             observers=(drift,),
         )
         drift.record(prediction)
-        summary["files"] = files
+        summary["files"] = downloads
+        summary["row_store"] = stored
         prediction.summary = summary
         prediction.result_path = files[prediction.result_format]
         prediction.row_count = summary["rows"]
@@ -123,8 +159,14 @@ def render_charts(prediction: Prediction) -> None:
     try:
         charts.churn_distribution_png(prediction)
         charts.feature_importance_png(prediction.model)
+        if (prediction.summary or {}).get("campaign"):
+            charts.profit_curve_png(prediction)
     except Exception:
         log.exception("Charts of prediction %s could not be drawn", prediction.id)
+
+
+# Share of the progress bar taken by the first pass (scoring, reasons); the rest is writing.
+FIRST_PASS_SHARE = 80
 
 
 def score_to_files(
@@ -134,25 +176,108 @@ def score_to_files(
     targets: Mapping[str, Path],
     chunk_rows: int,
     progress: ProgressCallback | None = None,
+    details: Mapping[str, Any] | None = None,
+    costs: Costs | None = None,
     observers: Sequence[ChunkObserver] = (),
 ) -> dict[str, Any]:
-    """Score `original` chunk by chunk and write each result file atomically; return the summary.
-
-    Memory stays bounded by the chunk: only the model inputs of one chunk exist at a time,
-    and the result is streamed to disk as it is scored. Each of `observers` sees every chunk
-    of the upload (the drift monitor counts its inputs).
+    """Score `original` chunk by chunk and write each file of `targets` atomically ("csv", and
+    "xlsx" for Excel uploads: the result; "table", "ranks", "order": the row store); return the
+    summary. `details` are the model's stored details (its baseline), `costs` the company's.
+    Each of `observers` sees every chunk of the upload (the drift monitor counts its inputs).
     """
     chunk_rows = max(chunk_rows, 1)
+    rows = len(original)
+    decider = Decider(pipeline, details, costs)
     summary = SummaryBuilder(mapping)
-    columns = kept_columns(original.columns)
-    with ResultWriters(columns, targets, number_columns(original)) as writers:
-        for start in range(0, len(original), chunk_rows):
-            chunk = original.iloc[start : start + chunk_rows]
-            probability = churn_probabilities(pipeline, chunk, mapping)
-            summary.add(chunk, probability)
-            writers.write(chunk, probability)
-            for observer in observers:
-                observer.add(chunk)
-            if progress is not None and start + chunk_rows < len(original):
-                progress(min(99, int(100 * (start + chunk_rows) / len(original))))
-    return summary.result()
+    probability = np.empty(rows, dtype=np.float64)
+
+    def report(done: int, first_pass: bool) -> None:
+        if progress is not None and done < rows:
+            share = FIRST_PASS_SHARE if first_pass else 100 - FIRST_PASS_SHARE
+            offset = 0 if first_pass else FIRST_PASS_SHARE
+            progress(min(99, offset + int(share * done / rows)))
+
+    with contextlib.ExitStack() as files:
+        if not {"table", "ranks", "order"} <= set(targets):  # no row store wanted: a scratch one
+            scratch = Path(files.enter_context(tempfile.TemporaryDirectory(prefix="rows-")))
+            targets = {**targets, **{n: scratch / n for n in ("table", "ranks", "order")}}
+        table, ranks_path, order_path = (
+            files.enter_context(storage.atomic_path(targets[name]))
+            for name in ("table", "ranks", "order")
+        )
+        writer = RowStoreWriter(table)
+        try:
+            for start, chunk in _chunks(original, chunk_rows):
+                encoded = encode(pipeline, chunk, mapping, decider.layout)
+                if encoded is None:
+                    scored = churn_probabilities(pipeline, chunk, mapping)
+                else:
+                    scored = estimator_of(pipeline).predict_proba(encoded.matrix)[:, 1]
+                columns = decider.decide(chunk, mapping, encoded, scored)
+                probability[start : start + len(scored)] = scored
+                summary.add(chunk, scored, columns)
+                writer.write(chunk[mapping[ID_COLUMN]], scored, columns)
+                for observer in observers:
+                    observer.add(chunk)
+                report(start + len(scored), first_pass=True)
+        finally:
+            writer.close()
+        ranks, order = risk_ranks(probability)
+        write_ranks(ranks_path, ranks)
+        write_ranks(order_path, order)
+        store = RowStore(table, ranks_path, order_path)
+        results = {name: path for name, path in targets.items() if name in ("csv", "xlsx")}
+        fields = added_fields(with_costs=costs is not None)
+        kept = kept_columns(original.columns)
+        with ResultWriters(kept, fields, results, number_columns(original)) as writers:
+            for index, (start, chunk) in enumerate(_chunks(original, chunk_rows)):
+                stop = start + len(chunk)
+                writers.write(chunk, added_columns(store.batch(index), ranks[start:stop], fields))
+                report(stop, first_pass=False)
+    result = summary.result(costs, probability)
+    result["reasons"] = {
+        "method": decider.method,
+        "baseline": decider.baseline.source if decider.baseline is not None else None,
+    }
+    return result
+
+
+def _chunks(original: pd.DataFrame, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    for start in range(0, len(original), chunk_rows):
+        yield start, original.iloc[start : start + chunk_rows]
+
+
+def added_fields(with_costs: bool) -> list[tuple[str, Any]]:
+    """(name, Arrow type) of each column a result adds, in order."""
+    import pyarrow as pa
+
+    fields = [
+        (PREDICTION_COLUMN, pa.string()),
+        (PROBABILITY_COLUMN, pa.float64()),
+        (RANK_COLUMN, pa.int32()),
+        *[(name, pa.string()) for name in REASON_COLUMNS],
+        (WARNINGS_COLUMN, pa.string()),
+    ]
+    if with_costs:
+        fields += [(EXPECTED_VALUE_COLUMN, pa.float64()), (CONTACT_COLUMN, pa.string())]
+    return fields
+
+
+def added_columns(stored: Any, ranks: np.ndarray, fields: list[tuple[str, Any]]) -> Any:
+    """The new columns of one chunk, from its row store batch and its ranks."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    probability = stored.column("probability")
+    arrays = [
+        pa.array(labels(probability.to_numpy()), type=pa.string()),
+        pc.round(probability, 4),
+        pa.array(ranks, type=pa.int32()),
+        *[stored.column(name) for name in REASON_FIELDS],
+        stored.column("warnings"),
+    ]
+    if len(fields) > len(arrays):
+        contact = stored.column("contact").to_numpy(zero_copy_only=False)
+        arrays.append(pc.round(stored.column("expected_value"), 2))
+        arrays.append(pa.array(np.where(contact.astype(bool), "Yes", "No"), type=pa.string()))
+    return pa.record_batch(arrays, schema=pa.schema(fields))

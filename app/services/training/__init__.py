@@ -10,6 +10,7 @@
 # Model files pickled before this package existed name `app.services.training.log1p_nonnegative`.
 from app.services.preprocessing.columns import log1p_nonnegative
 from app.services.training.evaluation import (
+    RECORDED_KEYS,
     SKLEARN_VERSION,
     ProgressCallback,
     TrainingResult,
@@ -32,6 +33,7 @@ from app.services.training.pipelines import (
     RETRAIN_MLP_PARAMS,
     SEED,
     TEST_SIZE,
+    build_calibrated,
     build_estimator,
     build_pipeline,
     build_preprocessor,
@@ -40,6 +42,7 @@ from app.services.training.pipelines import (
 )
 
 __all__ = [
+    "RECORDED_KEYS",
     "RETRAIN_MLP_PARAMS",
     "SEED",
     "SKLEARN_VERSION",
@@ -50,6 +53,7 @@ __all__ = [
     "TrainingResult",
     "UnsafeMetadata",
     "auc_interval",
+    "build_calibrated",
     "build_estimator",
     "build_pipeline",
     "build_preprocessor",

@@ -29,13 +29,21 @@ from sklearn.pipeline import Pipeline
 
 from app.services.catalog import THRESHOLD
 from app.services.monitoring.drift import training_profile
-from app.services.training.pipelines import SEED, split
+from app.services.training.pipelines import SEED, build_calibrated, split
+from app.services.training.statistics import (
+    CALIBRATION_METHOD,
+    baseline_statistics,
+    clearly_off,
+    reliability,
+)
 
 log = logging.getLogger(__name__)
 
 SKLEARN_VERSION = sklearn.__version__
 IMPORTANCE_REPEATS = 5
 ROC_POINTS = 101
+# Metadata keys a current model file has (the seed's keys and these, added later).
+RECORDED_KEYS = frozenset({"model_type", "metrics", "baseline", "calibration"})
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -85,6 +93,26 @@ def feature_importances(
     return {name: round(float(value), 6) for name, value in pairs}
 
 
+def _calibration(
+    pipeline: Pipeline,
+    x_train: pd.DataFrame,
+    y_train: pd.Series,
+    x_test: pd.DataFrame,
+    y_test: pd.Series,
+    calibrate_when_off: bool,
+) -> dict[str, Any]:
+    """The held-out reliability of the fitted `pipeline`, and the pipeline to keep: the same one,
+    or (when asked and its curve is clearly off) its calibrated copy fitted on the 80% part."""
+    held_out = reliability(y_test, pipeline.predict_proba(x_test)[:, 1])
+    if not (calibrate_when_off and clearly_off(held_out)):
+        return {"pipeline": pipeline, "held_out": held_out, "before": None, "method": None}
+    method = CALIBRATION_METHOD
+    log.info("Calibrating (%s): held-out ECE %.3f", method, held_out["ece"])
+    calibrated = build_calibrated(pipeline, method).fit(x_train, y_train)
+    after = reliability(y_test, calibrated.predict_proba(x_test)[:, 1])
+    return {"pipeline": calibrated, "held_out": after, "before": held_out, "method": method}
+
+
 @dataclass
 class TrainingResult:
     pipeline: Pipeline
@@ -103,9 +131,14 @@ def train(
     target: pd.Series,
     progress: ProgressCallback = _no_progress,
     held_out: np.ndarray | None = None,
+    calibrate_when_off: bool = False,
 ) -> TrainingResult:
     """Fit `pipeline` on the 80% part and evaluate it on the held-out 20% (the rows `held_out`
-    marks, when given: see `split`)."""
+    marks, when given: see `split`).
+
+    With `calibrate_when_off`, a pipeline whose held-out reliability curve is clearly off the
+    diagonal is replaced by its calibrated copy, fitted on the 80% part only; the metadata then
+    records both curves."""
     progress("Splitting the data 80/20", 10)
     x_train, x_test, y_train, y_test = split(features, target, held_out)
     progress(f"Training on {len(x_train):,} rows", 20)
@@ -117,6 +150,8 @@ def train(
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     if not converged:
         log.info("%s stopped at its iteration limit before converging", model_type_name)
+    calibration = _calibration(pipeline, x_train, y_train, x_test, y_test, calibrate_when_off)
+    pipeline = calibration.pop("pipeline")
     progress("Evaluating on the held-out 20%", 70)
     evaluation = evaluate(pipeline, x_test, y_test)
     progress("Measuring feature importance", 80)
@@ -129,6 +164,8 @@ def train(
         "confusion_matrix": evaluation["confusion_matrix"],
         "roc_curve": evaluation["roc_curve"],
         "feature_importances": importances,
+        "baseline": baseline_statistics(x_train),
+        "calibration": calibration,
         "sklearn_version": SKLEARN_VERSION,
         "training_rows": int(len(x_train)),
         "converged": converged,

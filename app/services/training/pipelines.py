@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
@@ -101,6 +103,16 @@ def build_retrain_pipeline() -> Pipeline:
     return Pipeline(
         [("preprocess", build_preprocessor()), ("model", MLPClassifier(**RETRAIN_MLP_PARAMS))]
     )
+
+
+def build_calibrated(pipeline: Pipeline, method: str) -> Pipeline:
+    """An unfitted copy of `pipeline` whose estimator's probabilities are calibrated: the
+    estimator is fitted on the whole of what the pipeline is fitted on, and the calibration map
+    on its 5-fold out-of-fold predictions there (`ensemble=False`: one estimator to score with).
+    The preprocessor stays the first step, so the fast encoder still reads the pipeline."""
+    *head, (_, estimator) = pipeline.steps
+    calibrated = CalibratedClassifierCV(clone(estimator), method=method, cv=5, ensemble=False)
+    return Pipeline([(name, clone(step)) for name, step in head] + [("model", calibrated)])
 
 
 def split(features: pd.DataFrame, target: pd.Series, held_out: np.ndarray | None = None):

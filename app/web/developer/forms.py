@@ -23,6 +23,16 @@ class RetrainForm(FlaskForm):
     )
 
 
+class CostsForm(FlaskForm):
+    """The company's decision costs (SPEC section 4); the service validates them (a rate may be
+    written as 0.3 or 30%), so the fields are text."""
+
+    customer_value = StringField("Value of keeping a customer")
+    offer_cost = StringField("Cost of the retention offer")
+    contact_cost = StringField("Cost of one contact")
+    acceptance_rate = StringField("Share of contacted churners who stay")
+
+
 class ConfirmForm(FlaskForm):
     """A button-only form (deploy, withdraw): it carries the CSRF token."""
 

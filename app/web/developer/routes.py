@@ -19,6 +19,7 @@ from app.services import (
     api_tokens,
     charts,
     comparison,
+    decisions,
     deployment,
     deployment_history,
     retraining,
@@ -29,6 +30,7 @@ from app.services.monitoring import performance
 from app.web.access import role_required
 from app.web.developer.forms import (
     ConfirmForm,
+    CostsForm,
     DeployForm,
     RetrainForm,
     RollbackForm,
@@ -221,6 +223,34 @@ def monitoring():
 @role_required("developer")
 def monitoring_chart():
     return send_chart(performance.realised_chart(current_user.company_id))
+
+
+# Decision costs ---------------------------------------------------------------------------------
+
+
+@bp.route("/costs", methods=["GET", "POST"])
+@role_required("developer")
+def costs():
+    current = decisions.company_costs(current_user.company)
+    form = (
+        CostsForm() if request.method == "POST" else CostsForm(data=decisions.form_values(current))
+    )
+    status = 200
+    if form.validate_on_submit():
+        try:
+            values = {field.name: form[field.name].data for field in decisions.FIELDS}
+            decisions.save_costs(current_user, values)
+        except DomainError as error:
+            field_for_error(form, error)
+            status = 400
+        else:
+            flash("Costs saved. Predictions from now on get Expected Value and Contact.", "success")
+            return redirect(url_for("developer.costs"))
+    elif form.is_submitted():
+        status = 400
+    return render_template(
+        "shared/costs.html", form=form, costs=current, fields=decisions.FIELDS, editable=True
+    ), status
 
 
 # Data sets ----------------------------------------------------------------------------------------

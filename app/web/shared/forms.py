@@ -47,6 +47,15 @@ def requested_page(args: Mapping[str, str]) -> int:
     return min(max(page, 1), MAX_PAGE)
 
 
+def requested_limit(args: Mapping[str, str]) -> int | None:
+    """The `limit` query value as a positive number, or None (no limit) when absent or unusable."""
+    try:
+        limit = int(args.get("limit", ""))
+    except (TypeError, ValueError):
+        return None
+    return limit if limit > 0 else None
+
+
 def field_for_error(form: FlaskForm, error: DomainError, default: str | None = None) -> None:
     """Show a service's message beside the field it names (or `default`), else above the form."""
     name = error.field or default

@@ -7,10 +7,10 @@ the viewer may not use is a 404 (`ModelNotAvailable`, mapped in `web.errors`).
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 
-from app.services import charts, environment, registry
+from app.services import charts, decisions, environment, registry
 from app.web.access import role_required
 from app.web.responses import send_chart
 
@@ -28,10 +28,15 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
 
     def model(model_id: int):
         overview = registry.model_overview(current_user, model_id)
-        return render_template("models/detail.html", overview=overview)
+        notes = decisions.model_notes(overview.model)
+        return render_template("models/detail.html", overview=overview, notes=notes)
 
     def importance_chart(model_id: int):
         return send_chart(charts.feature_importance_png(registry.model_for(current_user, model_id)))
+
+    def calibration_chart(model_id: int):
+        model = registry.model_for(current_user, model_id)
+        return send_chart(charts.reliability_png(model, request.args.get("size") == "narrow"))
 
     def roc_chart(model_id: int):
         overview = registry.model_overview(current_user, model_id)
@@ -43,6 +48,11 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
     bp.add_url_rule("/models/<int:model_id>", "model", guard(model))
     bp.add_url_rule(
         "/models/<int:model_id>/importance.png", "model_importance_chart", guard(importance_chart)
+    )
+    bp.add_url_rule(
+        "/models/<int:model_id>/calibration.png",
+        "model_calibration_chart",
+        guard(calibration_chart),
     )
     if with_roc:
         bp.add_url_rule("/models/<int:model_id>/roc.png", "model_roc_chart", guard(roc_chart))

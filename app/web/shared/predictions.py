@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 
 from app.services import charts, registry
@@ -18,11 +27,17 @@ from app.services.errors import DomainError
 from app.services.training import ModelIntegrityError
 from app.web.access import role_required
 from app.web.responses import send_chart
-from app.web.shared.forms import PredictionForm, field_for_error, requested_page
+from app.web.shared.forms import (
+    PredictionForm,
+    field_for_error,
+    requested_limit,
+    requested_page,
+)
 
 
 def register_prediction_views(bp: Blueprint, role: str) -> None:
-    """Add predict, history, result page, download and chart routes to `bp` for `role`."""
+    """Add predict, history, result page, rows, call list, download and chart routes to `bp`
+    for `role`."""
     guard = role_required(role)
 
     def url(endpoint: str, **values: Any) -> str:
@@ -62,11 +77,30 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
 
     def show(prediction_id: int):
         prediction = predictions.prediction_for(current_user, prediction_id)
+        campaign = None
+        if prediction.is_done:
+            campaign = predictions.campaign_view(
+                prediction, current_user.company, request.args.get("capacity")
+            )
         return render_template(
             "shared/prediction.html",
             prediction=prediction,
             formats=predictions.download_formats(prediction),
+            campaign=campaign,
         )
+
+    def rows(prediction_id: int):
+        prediction = predictions.prediction_for(current_user, prediction_id)
+        view = predictions.rows_view(prediction, request.args, requested_page(request.args))
+        return render_template("shared/prediction_rows.html", prediction=prediction, view=view)
+
+    def calllist(prediction_id: int):
+        prediction = predictions.prediction_for(current_user, prediction_id)
+        result = predictions.call_list(prediction, requested_limit(request.args))
+        response = Response(result.chunks, mimetype="text/csv")
+        response.headers["Content-Disposition"] = f'attachment; filename="{result.download_name}"'
+        response.cache_control.no_store = True
+        return response
 
     def download(prediction_id: int):
         prediction = predictions.prediction_for(current_user, prediction_id)
@@ -83,7 +117,8 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
 
     def chart(prediction_id: int, chart: str):
         prediction = predictions.prediction_for(current_user, prediction_id)
-        return send_chart(charts.prediction_chart_png(prediction, chart))
+        narrow = request.args.get("size") == "narrow"
+        return send_chart(charts.prediction_chart_png(prediction, chart, narrow))
 
     bp.add_url_rule("/predict", "predict", guard(predict), methods=["GET", "POST"])
     bp.add_url_rule("/predictions", "predictions", guard(history))
@@ -91,8 +126,12 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
     bp.add_url_rule(
         "/predictions/<int:prediction_id>/download", "prediction_download", guard(download)
     )
+    bp.add_url_rule("/predictions/<int:prediction_id>/rows", "prediction_rows", guard(rows))
     bp.add_url_rule(
-        "/predictions/<int:prediction_id>/<any(distribution, importance):chart>.png",
+        "/predictions/<int:prediction_id>/calllist", "prediction_calllist", guard(calllist)
+    )
+    bp.add_url_rule(
+        "/predictions/<int:prediction_id>/<any(distribution, importance, profit):chart>.png",
         "prediction_chart",
         guard(chart),
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask_login import current_user
 
+from app.services import decisions
 from app.web.access import role_required
 from app.web.shared.models import register_model_views
 from app.web.shared.outcomes import register_outcome_views
@@ -19,3 +21,16 @@ register_model_views(bp, "user")
 @role_required("user")
 def home():
     return render_template("user/home.html")
+
+
+@bp.get("/costs")
+@role_required("user")
+def costs():
+    """The company's decision costs, read-only: the developer sets them."""
+    return render_template(
+        "shared/costs.html",
+        form=None,
+        costs=decisions.company_costs(current_user.company),
+        fields=decisions.FIELDS,
+        editable=False,
+    )

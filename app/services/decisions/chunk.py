@@ -1,0 +1,106 @@
+"""From one scored chunk to its decision columns: reasons, input warnings, expected value and
+whether to contact. Built once per scoring (the model's layout, baseline and explainer are found
+once), then called for every chunk with the chunk's one encoding and its probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.services.decisions.baselines import Baseline, baseline_of
+from app.services.decisions.costs import Costs
+from app.services.decisions.input_checks import check_inputs
+from app.services.decisions.reasons import (
+    REASON_COUNT,
+    Explainer,
+    LinearExplainer,
+    SubstitutionExplainer,
+    explainer_for,
+    top_reasons,
+)
+from app.services.preprocessing.columns import CATEGORICAL_FEATURES, FEATURES
+from app.services.preprocessing.encoding import EncodedChunk, estimator_of, layout_of
+
+
+@dataclass
+class DecisionColumns:
+    """The new columns of one chunk, row for row."""
+
+    reasons: list[list[str]]  # REASON_COUNT lists of one text per row ("" for none)
+    warnings: list[str]  # per row, "" when every input was usable
+    warned: np.ndarray  # per row: has an input warning
+    warned_inputs: dict[str, int]  # how many rows have a warning on each input
+    expected_value: np.ndarray | None  # only when the company's costs are set
+    contact: np.ndarray | None  # expected value > 0
+
+
+class Decider:
+    """The decision columns of every chunk scored with `pipeline` (of the model whose stored
+    `details` hold its baseline), under `costs` (None while the company has none)."""
+
+    def __init__(self, pipeline: Any, details: Mapping[str, Any] | None, costs: Costs | None):
+        self.layout = layout_of(pipeline)
+        self.baseline: Baseline | None = baseline_of(details, self.layout)
+        self.costs = costs
+        self.explainer: Explainer | None = None
+        if self.layout is not None and self.baseline is not None:
+            self.explainer = explainer_for(estimator_of(pipeline), self.layout, self.baseline)
+        self._estimator = estimator_of(pipeline) if self.layout is not None else None
+
+    @property
+    def method(self) -> str | None:
+        return None if self.explainer is None else self.explainer.method
+
+    def _checked_explainer(self, encoded: EncodedChunk, probability: np.ndarray) -> Explainer:
+        explainer = self.explainer
+        assert explainer is not None and self.layout is not None and self.baseline is not None
+        if isinstance(explainer, LinearExplainer) and not explainer.matches(encoded, probability):
+            # Linear-looking, but its probabilities are not sigmoid(x . coef): substitute.
+            explainer = SubstitutionExplainer(self._estimator, self.layout, self.baseline)
+            self.explainer = explainer
+        return explainer
+
+    def decide(
+        self,
+        original: pd.DataFrame,
+        mapping: dict[str, str],
+        encoded: EncodedChunk | None,
+        probability: np.ndarray,
+    ) -> DecisionColumns:
+        rows = len(probability)
+        expected = contact = None
+        if self.costs is not None:
+            expected = self.costs.expected_value(probability)
+            contact = expected > 0
+        if encoded is None or self.explainer is None:
+            return DecisionColumns(
+                reasons=[[""] * rows for _ in range(REASON_COUNT)],
+                warnings=[""] * rows,
+                warned=np.zeros(rows, dtype=bool),
+                warned_inputs={},
+                expected_value=expected,
+                contact=contact,
+            )
+        checks = check_inputs(original, mapping, encoded)
+        excluded = checks.flagged.copy()
+        for i in range(len(CATEGORICAL_FEATURES)):
+            excluded[:, i] |= encoded.codes[i] < 0
+        contributions = self._checked_explainer(encoded, probability).contributions(
+            encoded, probability
+        )
+        return DecisionColumns(
+            reasons=top_reasons(encoded, contributions, excluded),
+            warnings=checks.messages,
+            warned=checks.rows_flagged,
+            warned_inputs={
+                name: int(count)
+                for name, count in zip(FEATURES, checks.flagged.sum(axis=0), strict=True)
+                if count
+            },
+            expected_value=expected,
+            contact=contact,
+        )
