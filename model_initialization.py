@@ -20,18 +20,18 @@ import click
 
 from app import create_app
 from app.schema import Company, Developer, Model
-from app.services import environment, registry
+from app.services import default_models, environment, registry
 from app.services.catalog import KIND_NAMES, METRIC_KEYS
 
 
 def load_model_metadata(kind: str) -> dict[str, Any]:
     """The `_metadata.pkl` of a default model: model_type, metrics and the extra keys."""
-    return registry.default_model_metadata(kind)
+    return default_models.default_model_metadata(kind)
 
 
 def check_existing_models() -> dict[str, str]:
     """Each default model's state: "current", or why it must be (re)trained."""
-    return {kind: registry.default_model_state(kind) for kind in KIND_NAMES}
+    return {kind: default_models.default_model_state(kind) for kind in KIND_NAMES}
 
 
 def register_model_in_db(company: Company, kind: str) -> Model:
@@ -41,12 +41,14 @@ def register_model_in_db(company: Company, kind: str) -> Model:
         kind,
         registry.storage.default_model_path(kind),
         load_model_metadata(kind),
-        registry.default_model_checksum(kind),
+        default_models.default_model_checksum(kind),
         is_default=True,
     )
 
 
-def initialize_default_models(sample_rows: int | None = None) -> list[registry.DefaultModelStatus]:
+def initialize_default_models(
+    sample_rows: int | None = None,
+) -> list[default_models.DefaultModelStatus]:
     """Train every default model whose file is missing or outdated, showing progress."""
     return environment.ensure_default_models(progress=click.echo, sample_rows=sample_rows)
 

@@ -20,7 +20,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app
-from app.services import registry, training
+from app.services import default_models, training
 from app.services.catalog import KIND_NAMES
 from app.services.original_data import provision_original_dataset
 from app.services.preprocessing import load_upload
@@ -56,7 +56,7 @@ def main() -> int:
             for kind, name in KIND_NAMES.items():
                 started = time.perf_counter()
                 result = training.train(training.build_pipeline(kind), name, features, target)
-                model_path, metadata_path = registry.default_model_paths(kind)
+                model_path, metadata_path = default_models.default_model_paths(kind)
                 training.save_model(result, model_path, metadata_path)
                 elapsed = time.perf_counter() - started
                 total_train += elapsed

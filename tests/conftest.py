@@ -18,9 +18,9 @@ from sqlalchemy import create_engine, make_url, text
 from app import create_app
 from app.extensions import db
 from app.services.database import upgrade_database
+from app.services.default_models import ensure_default_model_files
 from app.services.environment import ensure_company_models, initialize_developer_environment
 from app.services.original_data import provision_original_dataset
-from app.services.registry import ensure_default_model_files
 from tests import factories
 from tests.mail_server import MailServer
 

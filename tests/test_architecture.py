@@ -14,7 +14,7 @@ import pytest
 
 APP = Path(__file__).resolve().parent.parent / "app"
 MAX_LINES = 400
-ROOT_MODULES = {"__init__", "extensions", "schema", "commands", "worker", "tasks"}
+ROOT_MODULES = {"__init__", "extensions", "commands", "worker", "tasks"}
 
 
 def module_name(path: Path) -> str:
@@ -117,7 +117,7 @@ def test_app_itself_holds_only_the_factory_the_schema_the_worker_and_the_package
     loose = {path.stem for path in APP.glob("*.py")} - ROOT_MODULES
     assert loose == set()
     packages = {path.name for path in APP.iterdir() if (path / "__init__.py").exists()}
-    assert packages == {"services", "web"}
+    assert packages == {"schema", "services", "web"}
 
 
 def test_services_never_import_the_web_layer():
@@ -175,3 +175,10 @@ def test_scikit_learn_appears_only_in_the_training_and_prediction_services():
 def test_matplotlib_appears_only_in_the_charts():
     users = {m for m in MODULES if _imports_library(m, "matplotlib")}
     assert users and all(m.startswith("app.services.charts") for m in users), sorted(users)
+
+
+def test_the_schema_imports_nothing_but_the_extensions_and_itself():
+    for module, targets in GRAPH.items():
+        if module == "app.schema" or module.startswith("app.schema."):
+            outside = {t for t in targets if not t.startswith("app.schema")}
+            assert outside <= {"app.extensions"}, module

@@ -16,7 +16,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from app.extensions import db
 from app.schema import Model
-from app.services import decisions, jobs, registry, retraining, storage, training
+from app.services import decisions, default_models, jobs, registry, retraining, storage, training
 from app.services import prediction as predictions
 from app.services.decisions import Costs, InvalidCosts, parse_costs
 from app.services.environment import initialize_developer_environment
@@ -393,7 +393,7 @@ def test_a_large_file_is_scored_in_the_background_with_reasons_and_global_ranks(
 def test_a_default_model_whose_probabilities_are_clearly_off_is_calibrated_on_its_training_part(
     original_dataset,
 ):
-    features, target = registry.default_training_data(original_dataset, None)  # all 7,043
+    features, target = default_models.default_training_data(original_dataset, None)  # all 7,043
     # An unpruned tree answers 0 or 1: far from the diagonal on unseen customers.
     overconfident = Pipeline(
         [
@@ -427,7 +427,7 @@ def test_a_default_model_whose_probabilities_are_clearly_off_is_calibrated_on_it
     assert plain.metadata["calibration"]["method"] is None
     assert plain.metadata["calibration"]["before"] is None
     # Too few held-out customers to judge: left as it is too.
-    small_features, small_target = registry.default_training_data(original_dataset, 1500)
+    small_features, small_target = default_models.default_training_data(original_dataset, 1500)
     small = training.train(
         Pipeline(
             [
@@ -445,7 +445,7 @@ def test_a_default_model_whose_probabilities_are_clearly_off_is_calibrated_on_it
 
 
 def test_a_calibrated_models_reasons_come_from_substitution(original_dataset, customers):
-    features, target = registry.default_training_data(original_dataset, 1500)
+    features, target = default_models.default_training_data(original_dataset, 1500)
     pipeline = training.build_calibrated(training.build_pipeline("logistic_regression"), "isotonic")
     pipeline.fit(features, target)
     decider = decisions.Decider(pipeline, {}, None)
@@ -467,8 +467,8 @@ def test_default_model_files_without_a_baseline_are_trained_again(
     shutil.copytree(default_models_dir, tmp_path / "models" / "default_models")
     app = build_app(tmp_path, f"sqlite:///{database}", original_dataset)
     with app.app_context():
-        _, metadata_path = registry.default_model_paths("decision_tree")
-        metadata = registry.default_model_metadata("decision_tree")
+        _, metadata_path = default_models.default_model_paths("decision_tree")
+        metadata = default_models.default_model_metadata("decision_tree")
         assert {"baseline", "calibration"} <= set(metadata)
         del metadata["baseline"]
         # The file as the app wrote it before baselines were recorded (and recorded it).
@@ -476,9 +476,9 @@ def test_default_model_files_without_a_baseline_are_trained_again(
         training.record_checksums(
             metadata_path.parent, {metadata_path.name: storage.sha256_of(metadata_path)}
         )
-        assert "baseline" in registry.default_model_state("decision_tree")
-        statuses = registry.ensure_default_model_files(original_dataset, sample_rows=400)
+        assert "baseline" in default_models.default_model_state("decision_tree")
+        statuses = default_models.ensure_default_model_files(original_dataset, sample_rows=400)
         assert [s.kind for s in statuses if s.trained] == ["decision_tree"]
-        assert registry.default_model_is_current("decision_tree")
+        assert default_models.default_model_is_current("decision_tree")
         db.session.remove()
         db.engine.dispose()

@@ -11,8 +11,8 @@ import pytest
 
 from app.extensions import db
 from app.schema import Model, Prediction
+from app.services import default_models, registry
 from app.services import prediction as predictions
-from app.services import registry
 from app.services.catalog import MODEL_KINDS
 from app.services.monitoring import drift
 from app.services.prediction.scoring import score_to_files
@@ -55,7 +55,7 @@ def predict(account, frame: pd.DataFrame, name: str, model: Model | None = None)
 
 def test_every_model_stores_its_training_statistics(developer):
     for kind in (k.key for k in MODEL_KINDS):
-        metadata = registry.default_model_metadata(kind)
+        metadata = default_models.default_model_metadata(kind)
         profile = metadata["training_profile"]
         assert profile["rows"] == metadata["training_rows"]
         assert set(profile["features"]) == set(FEATURES)
@@ -127,7 +127,7 @@ def test_a_model_without_statistics_says_so_and_few_rows_are_not_judged(develope
     assert prediction.drifting_count is None
 
     model.details = registry.details_from_metadata(
-        registry.default_model_metadata("neural_network")
+        default_models.default_model_metadata("neural_network")
     )
     db.session.commit()
     few = predict(developer, shifted(customers).head(40), "few rows", model)

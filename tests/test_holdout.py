@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from app.extensions import db
 from app.schema import Model
-from app.services import jobs, registry, retraining, storage, training
+from app.services import default_models, jobs, registry, retraining, storage, training
 from app.services.catalog import MODEL_KINDS, NETWORK_KIND
 from app.services.comparison import change, shown
 from app.services.environment import initialize_developer_environment
@@ -52,12 +52,12 @@ def test_membership_keeps_the_defaults_split_and_hashes_everyone_else(app):
 
 def test_the_default_models_record_their_split_and_the_seed_metrics_stay_as_they_were(app):
     for kind in (k.key for k in MODEL_KINDS):
-        metadata = registry.default_model_metadata(kind)
+        metadata = default_models.default_model_metadata(kind)
         assert list(metadata["metrics"]) == ["Accuracy", "AUC", "Precision", "Recall", "F1 Score"]
         recorded = metadata["split_customers"]
         assert len(recorded["train"]) == metadata["training_rows"]
         assert len(recorded["test"]) == metadata["test_rows"]
-        assert registry.default_model_state(kind) == "current"
+        assert default_models.default_model_state(kind) == "current"
 
 
 def test_default_models_trained_before_the_split_was_recorded_are_retrained(
@@ -80,7 +80,9 @@ def test_default_models_trained_before_the_split_was_recorded_are_retrained(
         training.record_checksums(
             storage.default_models_folder(), {metadata_path.name: storage.sha256_of(metadata_path)}
         )
-        assert registry.default_model_state(NETWORK_KIND).startswith("trained before its split")
+        assert default_models.default_model_state(NETWORK_KIND).startswith(
+            "trained before its split"
+        )
         with pytest.raises(holdout.HoldoutUnavailable, match="make models"):
             holdout.seed_split()
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 import model_initialization as init
 from app.extensions import db
 from app.schema import Dataset, Model, ModelDeployment, ModelMetric
-from app.services import registry, storage, training
+from app.services import default_models, registry, storage, training
 from app.services.catalog import DISPLAY_METRICS, KIND_NAMES
 from app.services.environment import initialize_developer_environment
 from app.services.preprocessing import FEATURES
@@ -59,7 +59,7 @@ def test_metadata_has_the_original_format_plus_the_extra_keys(app, kind):
 @pytest.fixture(scope="module")
 def saved_split(original_dataset):
     """The held-out 20% of the sample the session's default models were trained on."""
-    features, target = registry.default_training_data(original_dataset, TRAINING_SAMPLE_ROWS)
+    features, target = default_models.default_training_data(original_dataset, TRAINING_SAMPLE_ROWS)
     x_train, x_test, _, y_test = training.split(features, target)
     return len(x_train), x_test, y_test
 
@@ -69,8 +69,8 @@ def test_metadata_values_match_a_recomputation_from_the_saved_pipeline_on_the_sa
     app, saved_split, kind
 ):
     metadata = init.load_model_metadata(kind)
-    model_path, _ = registry.default_model_paths(kind)
-    pipeline = training.load_pipeline(model_path, registry.default_model_checksum(kind))
+    model_path, _ = default_models.default_model_paths(kind)
+    pipeline = training.load_pipeline(model_path, default_models.default_model_checksum(kind))
     training_rows, x_test, y_test = saved_split
     assert metadata["model_type"] == KIND_NAMES[kind]
     assert metadata["training_rows"] == training_rows
@@ -149,7 +149,7 @@ def test_a_tampered_model_file_is_refused_with_a_clear_message(private_app):
     developer = factories.make_developer()
     initialize_developer_environment(developer)
     model = next(m for m in registry.models_for(developer) if m.model_type.key == "decision_tree")
-    path = registry.default_model_paths("decision_tree")[0]
+    path = default_models.default_model_paths("decision_tree")[0]
     path.write_bytes(path.read_bytes() + b"tampered")
     with pytest.raises(training.ModelIntegrityError, match="altered since it was registered"):
         registry.load_model_pipeline(model)
@@ -162,7 +162,7 @@ def test_an_outdated_sklearn_version_in_metadata_triggers_retraining(private_app
     developer = factories.make_developer()
     initialize_developer_environment(developer)
     # The file as an older scikit-learn would have written (and recorded) it.
-    _, metadata_path = registry.default_model_paths("decision_tree")
+    _, metadata_path = default_models.default_model_paths("decision_tree")
     metadata = init.load_model_metadata("decision_tree")
     metadata["sklearn_version"] = "0.24.2"
     metadata_path.write_bytes(pickle.dumps(metadata))

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Prediction
-from app.services import environment, jobs, registry, storage, training
+from app.services import default_models, environment, jobs, registry, storage, training
 from app.services.accounts import tokens
 from app.services.training.manifest import MANIFEST_NAME
 from tests import factories
@@ -99,11 +99,11 @@ def test_the_untouched_files_predict(private_app, developer):
 def test_a_swapped_model_file_whose_metadata_claims_its_checksum_is_refused_and_never_loaded(
     private_app, developer, marker
 ):
-    model_path, metadata_path = registry.default_model_paths(KIND)
-    recorded = registry.default_model_checksum(KIND)
+    model_path, metadata_path = default_models.default_model_paths(KIND)
+    recorded = default_models.default_model_checksum(KIND)
     model_path.write_bytes(_malicious(marker))
     # The attacker also edits the checksum kept beside the file to match the swapped one.
-    metadata = registry.default_model_metadata(KIND)
+    metadata = default_models.default_model_metadata(KIND)
     metadata["file_sha256"] = storage.sha256_of(model_path)
     metadata_path.write_bytes(pickle.dumps(metadata))
 
@@ -120,39 +120,41 @@ def test_a_swapped_model_file_whose_metadata_claims_its_checksum_is_refused_and_
     assert row.file_sha256 == recorded
     assert _predict(private_app, developer).status_code == 400
     # ...and the files are reported for retraining, not trusted.
-    assert registry.default_model_state(KIND) == "metadata does not match its recorded SHA-256"
+    assert (
+        default_models.default_model_state(KIND) == "metadata does not match its recorded SHA-256"
+    )
     assert not marker.exists()
 
 
 def test_a_swapped_model_file_alone_is_refused_and_never_loaded(private_app, developer, marker):
-    model_path, _ = registry.default_model_paths(KIND)
+    model_path, _ = default_models.default_model_paths(KIND)
     model_path.write_bytes(_malicious(marker))
     response = _predict(private_app, developer)
     assert response.status_code == 400
     assert "has been altered since it was registered" in response.text
-    assert registry.default_model_state(KIND) == "file does not match its recorded SHA-256"
+    assert default_models.default_model_state(KIND) == "file does not match its recorded SHA-256"
     assert not marker.exists()
 
 
 def test_a_swapped_metadata_file_runs_nothing_when_an_account_is_verified(
     private_app, developer, marker
 ):
-    _, metadata_path = registry.default_model_paths(KIND)
+    _, metadata_path = default_models.default_model_paths(KIND)
     metadata_path.write_bytes(_malicious(marker, metrics={}))
     user = factories.make_user(developer.company, verified=False)
     link = f"/auth/verify/{tokens.account_verification_token(user)}"
     with jobs.held(private_app):  # the retraining it queues is not this test's concern
         response = private_app.test_client().get(link)
         assert response.status_code == 200
-        assert registry.default_model_state(KIND) == (
+        assert default_models.default_model_state(KIND) == (
             "metadata does not match its recorded SHA-256"
         )
         assert not marker.exists()
         with pytest.raises(training.ModelIntegrityError):
-            registry.default_model_metadata(KIND)
+            default_models.default_model_metadata(KIND)
     # The queued job trains the model again, which replaces the swapped file.
     jobs.wait_for_idle(private_app)
-    assert registry.default_model_state(KIND) == "current"
+    assert default_models.default_model_state(KIND) == "current"
     assert not marker.exists()
 
 
@@ -167,7 +169,7 @@ def test_metadata_that_names_any_class_or_function_is_refused_even_with_the_righ
 
 
 def test_the_metadata_written_holds_only_plain_values_in_the_original_format(private_app):
-    _, metadata_path = registry.default_model_paths(KIND)
+    _, metadata_path = default_models.default_model_paths(KIND)
     metadata = training.read_plain_pickle(metadata_path.read_bytes())
     assert metadata["model_type"] == "Decision Tree"
     assert set(metadata["metrics"]) == {"Accuracy", "AUC", "Precision", "Recall", "F1 Score"}
@@ -179,7 +181,7 @@ def test_the_metadata_written_holds_only_plain_values_in_the_original_format(pri
 def test_a_manifest_not_signed_by_this_installation_trusts_nothing(
     private_app, developer, marker, forgery
 ):
-    model_path, metadata_path = registry.default_model_paths(KIND)
+    model_path, metadata_path = default_models.default_model_paths(KIND)
     model_path.write_bytes(_malicious(marker))
     manifest = storage.default_models_folder() / MANIFEST_NAME
     if forgery == "other key":
@@ -192,9 +194,9 @@ def test_a_manifest_not_signed_by_this_installation_trusts_nothing(
         manifest.write_text("{}")
     else:
         manifest.unlink()
-    assert registry.default_model_state(KIND) == "not recorded by this installation"
+    assert default_models.default_model_state(KIND) == "not recorded by this installation"
     with pytest.raises(training.ModelIntegrityError, match="not written by this installation"):
-        registry.default_model_checksum(KIND)
+        default_models.default_model_checksum(KIND)
     # The row recorded before still guards the prediction.
     response = _predict(private_app, developer)
     assert response.status_code == 400 and "has been altered" in response.text
@@ -204,13 +206,13 @@ def test_a_manifest_not_signed_by_this_installation_trusts_nothing(
 def test_retraining_the_defaults_records_the_new_files_and_they_are_trusted_again(
     private_app, developer, marker
 ):
-    model_path, _ = registry.default_model_paths(KIND)
+    model_path, _ = default_models.default_model_paths(KIND)
     model_path.write_bytes(_malicious(marker))
-    statuses = registry.ensure_default_model_files(
+    statuses = default_models.ensure_default_model_files(
         Path(private_app.config["ORIGINAL_DATASET"]), sample_rows=400
     )
     assert [s.kind for s in statuses if s.trained] == [KIND]
-    assert registry.default_model_state(KIND) == "current"
+    assert default_models.default_model_state(KIND) == "current"
     environment.initialize_developer_environment(developer)
     assert _predict(private_app, developer).status_code == 302
     assert not marker.exists()

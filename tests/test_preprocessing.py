@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from app.services import registry, training
+from app.services import default_models, training
 from app.services.preprocessing import (
     FEATURES,
     PREDICTION_COLUMNS,
@@ -39,8 +39,10 @@ def write_csv(tmp_path):
 
 @pytest.fixture
 def pipeline(app):
-    model_path, _ = registry.default_model_paths("neural_network")
-    return training.load_pipeline(model_path, registry.default_model_checksum("neural_network"))
+    model_path, _ = default_models.default_model_paths("neural_network")
+    return training.load_pipeline(
+        model_path, default_models.default_model_checksum("neural_network")
+    )
 
 
 def _refusal(path: Path, fmt: str = "csv", require_target: bool = False) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Company, Dataset, Developer, Model, User, utcnow
-from app.services import datasets, jobs, registry, storage
+from app.services import datasets, default_models, jobs, registry, storage
 from app.services.catalog import MODEL_KINDS
 from app.services.errors import DomainError
 from app.services.original_data import EXPECTED_SHA256
@@ -44,14 +44,16 @@ def original_dataset_path() -> Path:
 
 def ensure_default_models(
     progress: Callable[[str], None] | None = None, sample_rows: int | None = None
-) -> list[registry.DefaultModelStatus]:
+) -> list[default_models.DefaultModelStatus]:
     """Train the default models whose files are missing or outdated, from DatasetA.csv."""
     source = original_dataset_path()
     if not source.exists():
         raise EnvironmentError_(
             f"The original data set {source} is missing. Run `make dataset` (or `make run`)."
         )
-    return registry.ensure_default_model_files(source, sample_rows=sample_rows, progress=progress)
+    return default_models.ensure_default_model_files(
+        source, sample_rows=sample_rows, progress=progress
+    )
 
 
 def initialize_original_dataset(company: Company, developer: Developer | None = None) -> Dataset:
@@ -93,7 +95,7 @@ def _count_rows(path: Path) -> int:
 
 
 def default_model_files_current() -> bool:
-    return all(registry.default_model_is_current(kind.key) for kind in MODEL_KINDS)
+    return all(default_models.default_model_is_current(kind.key) for kind in MODEL_KINDS)
 
 
 def ensure_company_models(company: Company) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import IN_PROGRESS, MEASURING_TIMEOUT, Company, Dataset, Model, WorkStatus, utcnow
-from app.services import jobs, lineage, registry, storage, training
+from app.services import default_models, jobs, lineage, registry, storage, training
 from app.services.catalog import NETWORK_KIND
 from app.services.errors import DomainError
 from app.services.preprocessing import FEATURES, load_upload
@@ -68,7 +68,7 @@ _seed_lock = threading.Lock()
 
 def seed_split() -> SeedSplit:
     """The default models' split, as recorded in the default network's metadata."""
-    path = registry.default_model_paths(NETWORK_KIND)[1]
+    path = default_models.default_model_paths(NETWORK_KIND)[1]
     try:
         stat = path.stat()
     except OSError as error:
@@ -80,7 +80,7 @@ def seed_split() -> SeedSplit:
         cached = _seed_cache.get(key)
     if cached is not None:
         return cached
-    recorded = registry.default_model_metadata(NETWORK_KIND).get("split_customers")
+    recorded = default_models.default_model_metadata(NETWORK_KIND).get("split_customers")
     if not recorded:
         raise HoldoutUnavailable(
             "The default models were trained before their split was recorded, so the common "
