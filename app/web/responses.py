@@ -6,6 +6,20 @@ from pathlib import Path
 
 from flask import Response, send_file
 
+from app.services.prediction import ResultFile
+
+
+def send_customer_file(result: ResultFile) -> Response:
+    """A download of customer data: an attachment no browser or proxy keeps a copy of."""
+    response = send_file(
+        result.path,
+        mimetype=result.mimetype,
+        as_attachment=True,
+        download_name=result.download_name,
+    )
+    response.headers["Cache-Control"] = "no-store"  # replaces send_file's no-cache
+    return response
+
 
 def send_chart(path: Path) -> Response:
     """A chart PNG for the signed-in viewer only.

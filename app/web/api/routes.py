@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request, send_file, url_for
+from flask import Blueprint, current_app, request, url_for
 
 from app.extensions import csrf, limiter
 from app.schema import Prediction
@@ -15,6 +15,7 @@ from app.services import prediction as predictions
 from app.services.api_tokens import digest
 from app.web.access import api_account, api_token, bearer_token, public
 from app.web.api.openapi import document
+from app.web.responses import send_customer_file
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
@@ -79,14 +80,7 @@ def prediction(prediction_id: int):
 def result(prediction_id: int):
     prediction = predictions.prediction_for(api_account(), prediction_id)
     result = predictions.result_file(prediction, request.args.get("format") or "csv")
-    response = send_file(
-        result.path,
-        mimetype=result.mimetype,
-        as_attachment=True,
-        download_name=result.download_name,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return send_customer_file(result)
 
 
 @bp.get("/openapi.json")

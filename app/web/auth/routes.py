@@ -321,7 +321,12 @@ def reset_password(token: str):
         account = accounts.account_for_reset(token)
     except accounts.TokenError as error:
         response = render_template(
-            "auth/reset_invalid.html", error=error, form=ForgotPasswordForm()
+            "auth/token_error.html",
+            error=error,
+            form=ForgotPasswordForm(),
+            invalid_title="This link cannot be used",
+            again_endpoint="auth.forgot_password",
+            again_title="Get a new link",
         )
         return _no_referrer(response), 400
     page = render_template("auth/reset_password.html", form=form, account=account)

@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user
@@ -26,7 +25,7 @@ from app.services import prediction as predictions
 from app.services.errors import DomainError
 from app.services.training import ModelIntegrityError
 from app.web.access import role_required
-from app.web.responses import send_chart
+from app.web.responses import send_chart, send_customer_file
 from app.web.shared.forms import (
     PredictionForm,
     field_for_error,
@@ -105,15 +104,7 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
     def download(prediction_id: int):
         prediction = predictions.prediction_for(current_user, prediction_id)
         result = predictions.result_file(prediction, request.args.get("format") or None)
-        response = send_file(
-            result.path,
-            mimetype=result.mimetype,
-            as_attachment=True,
-            download_name=result.download_name,
-        )
-        # Customer data: no browser or proxy keeps a copy of it.
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return send_customer_file(result)
 
     def chart(prediction_id: int, chart: str):
         prediction = predictions.prediction_for(current_user, prediction_id)
