@@ -138,3 +138,31 @@ def test_gunicorn_starts_and_serves_while_redis_is_down(app, tmp_path):
     log = (tmp_path / "gunicorn.log").read_text()
     assert "Worker failed to boot" not in log and "Traceback" not in log
     assert "falling back to in-memory storage" in log
+
+
+def test_a_holdout_measurement_with_redis_down_is_recorded_as_failed(app, developer):
+    from app.services.monitoring import holdout
+
+    app.config.update(JOB_BACKEND="rq", REDIS_URL=dead_redis_url())
+    assert holdout.request_measurement(developer.company_id) is False
+    models = holdout.company_models(developer.company_id)
+    assert models and all(m.holdout_status == "failed" for m in models)
+    assert all("could not be queued" in m.holdout["error"] for m in models)
+
+
+def test_outcomes_with_redis_down_are_recorded_as_failed_and_can_be_sent_again(
+    app, user, original_dataset
+):
+    from app.services import prediction as predictions
+    from app.services.monitoring import outcomes
+
+    customers = factories.customers(original_dataset, rows=40)
+    model = registry.models_for(user)[0]
+    prediction = predictions.create_prediction(
+        user, "Scored", model.id, factories.upload(customers)
+    )
+    app.config.update(JOB_BACKEND="rq", REDIS_URL=dead_redis_url())
+    labelled = customers[["customerID", "Churn"]]
+    prediction = outcomes.record_outcomes(user, prediction.id, factories.upload(labelled))
+    assert prediction.outcomes_status == "failed"
+    assert "upload the file again" in prediction.outcomes["error"]

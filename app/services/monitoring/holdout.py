@@ -207,7 +207,7 @@ def request_measurement(company_id: int) -> bool:
         return False
     try:
         jobs.enqueue(JOB_NAME, company_id)
-    except Exception:
+    except jobs.QueueUnavailable:
         log.exception("Could not queue the holdout measurement of company %s", company_id)
         for model in stale:
             model.holdout_status = WorkStatus.FAILED
@@ -241,7 +241,7 @@ def measure_holdout(company_id: int) -> None:
             model.holdout_status = WorkStatus.DONE
         except DomainError as error:  # e.g. a model file altered since it was registered
             _record_failure(model, str(error), holdout.dataset.id)
-        except Exception:
+        except Exception:  # the outer edge of one model's measurement: logged, on its row
             log.exception("Holdout measurement of model %s failed", model.id)
             _record_failure(model, "The measurement failed unexpectedly.", holdout.dataset.id)
         db.session.commit()

@@ -114,7 +114,7 @@ def record_outcomes(account: Account, prediction_id: int, upload: Upload) -> Pre
         db.session.commit()
     try:
         jobs.enqueue(JOB_NAME, prediction.id)
-    except Exception:
+    except jobs.QueueUnavailable:
         log.exception("Could not queue the outcomes of prediction %s", prediction.id)
         _fail(prediction, "The measurement could not be queued; please upload the file again.")
     return prediction
