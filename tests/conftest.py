@@ -6,12 +6,13 @@ import hashlib
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sklearn
-from flask import g, has_app_context
+from flask import g, has_app_context, request_started
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
 
@@ -193,6 +194,35 @@ def sqlite_app(
 @pytest.fixture
 def app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir):
     yield from sqlite_app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir)
+
+
+@pytest.fixture
+def private_models_app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir):
+    """An app with its own copy of the default model files (and their manifest), safe to alter."""
+    shutil.copytree(default_models_dir, tmp_path / "models" / "default_models")
+    yield from sqlite_app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir)
+
+
+@contextmanager
+def forgetting_login(app):
+    """Tests run inside one app context, so `g` (where Flask-Login caches the account) would
+    outlive a request; forget it at each request so several clients can take turns."""
+
+    def forget(_sender, **_extra):
+        g.pop("_login_user", None)
+
+    request_started.connect(forget, app)
+    try:
+        yield
+    finally:
+        request_started.disconnect(forget, app)
+
+
+@pytest.fixture
+def fresh_login_per_request(app):
+    """`forgetting_login` for the test's app, for `pytest.mark.usefixtures`."""
+    with forgetting_login(app):
+        yield
 
 
 @pytest.fixture

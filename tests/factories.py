@@ -17,6 +17,16 @@ from app.extensions import db
 from app.schema import Company, Dataset, Developer, Model, ModelType, Prediction, User, utcnow
 
 PASSWORD = "correct horse battery staple"
+# The columns every result file adds after the customer's own, in this order (SPEC section 6).
+RESULT_COLUMNS = [
+    "Churn Prediction",
+    "Churn Probability",
+    "Risk Rank",
+    "Reason 1",
+    "Reason 2",
+    "Reason 3",
+    "Input Warnings",
+]
 # Hashing with scrypt is deliberately slow; tests hash the shared password once.
 _PASSWORD_HASH: str | None = None
 _counter = itertools.count(1)

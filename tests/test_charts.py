@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from flask import g, request_started
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
@@ -21,16 +20,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ROWS = 200
 
 
-@pytest.fixture(autouse=True)
-def fresh_login_per_request(app):
-    """Several clients take turns inside one app context: forget the cached account per request."""
-
-    def forget(_sender, **_extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
+pytestmark = pytest.mark.usefixtures("fresh_login_per_request")
 
 
 @pytest.fixture

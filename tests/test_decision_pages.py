@@ -9,7 +9,6 @@ import re
 
 import pandas as pd
 import pytest
-from flask import g, request_started
 
 from app.extensions import db
 from app.schema import Company, Prediction
@@ -23,16 +22,7 @@ COSTS = {"customer_value": "500", "offer_cost": "50", "contact_cost": "5", "acce
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def fresh_login_per_request(app):
-    """Several clients take turns inside one app context: forget the cached account per request."""
-
-    def forget(_sender, **_extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
+pytestmark = pytest.mark.usefixtures("fresh_login_per_request")
 
 
 @pytest.fixture(scope="module")

@@ -173,7 +173,7 @@ def test_drift_reads_numbers_as_the_models_do(cells):
 
     column = pd.Series(cells, dtype="string[pyarrow]")
     expected = coerce_feature(column, "tenure").to_numpy(dtype=float)
-    found = drift._numbers(column, "tenure")
+    found = drift.numeric_values(column, "tenure")
     finite = np.isfinite(expected)
     assert (np.isfinite(found) == finite).all()
     assert (found[finite] == expected[finite]).all()

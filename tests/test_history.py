@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pytest
-from flask import g, request_started
 from sqlalchemy import event
 
 from app.extensions import db
@@ -15,6 +14,7 @@ from app.services import prediction as predictions
 from app.services import registry
 from app.services.environment import ensure_company_models
 from tests import factories
+from tests.conftest import forgetting_login
 
 
 @dataclass(frozen=True)
@@ -191,11 +191,7 @@ def test_the_history_page_runs_the_same_queries_for_5_or_30_rows(any_db_app):
     app = any_db_app
     app.config["HISTORY_PAGE_SIZE"] = 50  # every row on one page
 
-    def forget_login(_sender, **_extra):  # one app context for all requests: forget `g`
-        g.pop("_login_user", None)
-
-    request_started.connect(forget_login, app)
-    try:
+    with forgetting_login(app):
         company = factories.make_company()
         developer = factories.make_developer(company)
         ensure_company_models(company)
@@ -234,8 +230,6 @@ def test_the_history_page_runs_the_same_queries_for_5_or_30_rows(any_db_app):
         text_5, with_5 = render()
         add(5, 30)
         text_30, with_30 = render()
-    finally:
-        request_started.disconnect(forget_login, app)
 
     assert text_5.count("run-") == 5 and text_30.count("run-") == 30
     assert len(with_30) == len(with_5), "\n".join(with_30)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import shutil
 
 import pytest
 import sklearn
@@ -17,22 +16,9 @@ from app.services.catalog import DISPLAY_METRICS, KIND_NAMES
 from app.services.environment import initialize_developer_environment
 from app.services.preprocessing import FEATURES
 from tests import factories
-from tests.conftest import TRAINING_SAMPLE_ROWS, build_app
+from tests.conftest import TRAINING_SAMPLE_ROWS
 
 EXTRA_KEYS = {"sklearn_version", "file_sha256", "feature_importances", "training_rows"}
-
-
-@pytest.fixture
-def private_app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir):
-    """An app with its own copy of the default model files, safe to alter."""
-    database = tmp_path / "private.sqlite3"
-    shutil.copyfile(migrated_sqlite_template, database)
-    shutil.copytree(default_models_dir, tmp_path / "models" / "default_models")
-    app = build_app(tmp_path, f"sqlite:///{database}", original_dataset)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _counts() -> list[int]:
@@ -145,7 +131,7 @@ def test_repairing_all_environments_sets_up_only_active_developers(app):
 # Integrity and retraining ---------------------------------------------------------------------
 
 
-def test_a_tampered_model_file_is_refused_with_a_clear_message(private_app):
+def test_a_tampered_model_file_is_refused_with_a_clear_message(private_models_app):
     developer = factories.make_developer()
     initialize_developer_environment(developer)
     model = next(m for m in registry.models_for(developer) if m.model_type.key == "decision_tree")
@@ -158,7 +144,7 @@ def test_a_tampered_model_file_is_refused_with_a_clear_message(private_app):
     )
 
 
-def test_an_outdated_sklearn_version_in_metadata_triggers_retraining(private_app):
+def test_an_outdated_sklearn_version_in_metadata_triggers_retraining(private_models_app):
     developer = factories.make_developer()
     initialize_developer_environment(developer)
     # The file as an older scikit-learn would have written (and recorded) it.

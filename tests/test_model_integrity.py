@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from app.services import default_models, environment, jobs, registry, storage, t
 from app.services.accounts import tokens
 from app.services.training.manifest import MANIFEST_NAME
 from tests import factories
-from tests.conftest import build_app
 
 KIND = "decision_tree"
 
@@ -43,25 +41,12 @@ def _malicious(marker: Path, **extra) -> bytes:
 
 
 @pytest.fixture
-def private_app(tmp_path, migrated_sqlite_template, original_dataset, default_models_dir):
-    """An app with its own copy of the default model files (and their manifest), safe to alter."""
-    database = tmp_path / "private.sqlite3"
-    shutil.copyfile(migrated_sqlite_template, database)
-    shutil.copytree(default_models_dir, tmp_path / "models" / "default_models")
-    app = build_app(tmp_path, f"sqlite:///{database}", original_dataset)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture
 def marker(tmp_path) -> Path:
     return tmp_path / "code-ran"
 
 
 @pytest.fixture
-def developer(private_app):
+def developer(private_models_app):
     developer = factories.make_developer()
     environment.initialize_developer_environment(developer)
     return developer
@@ -89,15 +74,15 @@ def _customers(app):
     return frame.head(5).drop(columns=["Churn"])
 
 
-def test_the_untouched_files_predict(private_app, developer):
+def test_the_untouched_files_predict(private_models_app, developer):
     """The control: the same prediction on the intact copy is scored."""
-    response = _predict(private_app, developer)
+    response = _predict(private_models_app, developer)
     assert response.status_code == 302
     assert db.session.scalars(select(Prediction)).one().status == "done"
 
 
 def test_a_swapped_model_file_whose_metadata_claims_its_checksum_is_refused_and_never_loaded(
-    private_app, developer, marker
+    private_models_app, developer, marker
 ):
     model_path, metadata_path = default_models.default_model_paths(KIND)
     recorded = default_models.default_model_checksum(KIND)
@@ -107,7 +92,7 @@ def test_a_swapped_model_file_whose_metadata_claims_its_checksum_is_refused_and_
     metadata["file_sha256"] = storage.sha256_of(model_path)
     metadata_path.write_bytes(pickle.dumps(metadata))
 
-    response = _predict(private_app, developer)
+    response = _predict(private_models_app, developer)
     assert response.status_code == 400
     assert "has been altered since it was registered" in response.text
     assert db.session.scalars(select(Prediction)).all() == []
@@ -118,7 +103,7 @@ def test_a_swapped_model_file_whose_metadata_claims_its_checksum_is_refused_and_
     db.session.rollback()
     row = next(m for m in registry.models_for(developer) if m.model_type.key == KIND)
     assert row.file_sha256 == recorded
-    assert _predict(private_app, developer).status_code == 400
+    assert _predict(private_models_app, developer).status_code == 400
     # ...and the files are reported for retraining, not trusted.
     assert (
         default_models.default_model_state(KIND) == "metadata does not match its recorded SHA-256"
@@ -126,10 +111,12 @@ def test_a_swapped_model_file_whose_metadata_claims_its_checksum_is_refused_and_
     assert not marker.exists()
 
 
-def test_a_swapped_model_file_alone_is_refused_and_never_loaded(private_app, developer, marker):
+def test_a_swapped_model_file_alone_is_refused_and_never_loaded(
+    private_models_app, developer, marker
+):
     model_path, _ = default_models.default_model_paths(KIND)
     model_path.write_bytes(_malicious(marker))
-    response = _predict(private_app, developer)
+    response = _predict(private_models_app, developer)
     assert response.status_code == 400
     assert "has been altered since it was registered" in response.text
     assert default_models.default_model_state(KIND) == "file does not match its recorded SHA-256"
@@ -137,14 +124,14 @@ def test_a_swapped_model_file_alone_is_refused_and_never_loaded(private_app, dev
 
 
 def test_a_swapped_metadata_file_runs_nothing_when_an_account_is_verified(
-    private_app, developer, marker
+    private_models_app, developer, marker
 ):
     _, metadata_path = default_models.default_model_paths(KIND)
     metadata_path.write_bytes(_malicious(marker, metrics={}))
     user = factories.make_user(developer.company, verified=False)
     link = f"/auth/verify/{tokens.account_verification_token(user)}"
-    with jobs.held(private_app):  # the retraining it queues is not this test's concern
-        response = private_app.test_client().get(link)
+    with jobs.held(private_models_app):  # the retraining it queues is not this test's concern
+        response = private_models_app.test_client().get(link)
         assert response.status_code == 200
         assert default_models.default_model_state(KIND) == (
             "metadata does not match its recorded SHA-256"
@@ -153,13 +140,13 @@ def test_a_swapped_metadata_file_runs_nothing_when_an_account_is_verified(
         with pytest.raises(training.ModelIntegrityError):
             default_models.default_model_metadata(KIND)
     # The queued job trains the model again, which replaces the swapped file.
-    jobs.wait_for_idle(private_app)
+    jobs.wait_for_idle(private_models_app)
     assert default_models.default_model_state(KIND) == "current"
     assert not marker.exists()
 
 
 def test_metadata_that_names_any_class_or_function_is_refused_even_with_the_right_checksum(
-    private_app, marker, tmp_path
+    private_models_app, marker, tmp_path
 ):
     path = tmp_path / "metadata.pkl"
     path.write_bytes(_malicious(marker, metrics={}))
@@ -168,7 +155,7 @@ def test_metadata_that_names_any_class_or_function_is_refused_even_with_the_righ
     assert not marker.exists()
 
 
-def test_the_metadata_written_holds_only_plain_values_in_the_original_format(private_app):
+def test_the_metadata_written_holds_only_plain_values_in_the_original_format(private_models_app):
     _, metadata_path = default_models.default_model_paths(KIND)
     metadata = training.read_plain_pickle(metadata_path.read_bytes())
     assert metadata["model_type"] == "Decision Tree"
@@ -179,7 +166,7 @@ def test_the_metadata_written_holds_only_plain_values_in_the_original_format(pri
 
 @pytest.mark.parametrize("forgery", ["other key", "garbage", "deleted"])
 def test_a_manifest_not_signed_by_this_installation_trusts_nothing(
-    private_app, developer, marker, forgery
+    private_models_app, developer, marker, forgery
 ):
     model_path, metadata_path = default_models.default_model_paths(KIND)
     model_path.write_bytes(_malicious(marker))
@@ -198,21 +185,21 @@ def test_a_manifest_not_signed_by_this_installation_trusts_nothing(
     with pytest.raises(training.ModelIntegrityError, match="not written by this installation"):
         default_models.default_model_checksum(KIND)
     # The row recorded before still guards the prediction.
-    response = _predict(private_app, developer)
+    response = _predict(private_models_app, developer)
     assert response.status_code == 400 and "has been altered" in response.text
     assert not marker.exists()
 
 
 def test_retraining_the_defaults_records_the_new_files_and_they_are_trusted_again(
-    private_app, developer, marker
+    private_models_app, developer, marker
 ):
     model_path, _ = default_models.default_model_paths(KIND)
     model_path.write_bytes(_malicious(marker))
     statuses = default_models.ensure_default_model_files(
-        Path(private_app.config["ORIGINAL_DATASET"]), sample_rows=400
+        Path(private_models_app.config["ORIGINAL_DATASET"]), sample_rows=400
     )
     assert [s.kind for s in statuses if s.trained] == [KIND]
     assert default_models.default_model_state(KIND) == "current"
     environment.initialize_developer_environment(developer)
-    assert _predict(private_app, developer).status_code == 302
+    assert _predict(private_models_app, developer).status_code == 302
     assert not marker.exists()

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from flask import g, request_started
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
@@ -21,28 +20,9 @@ from app.services.preprocessing import InvalidUpload, encoding
 from tests import factories
 
 ROWS = 300
-NEW_COLUMNS = [
-    "Churn Prediction",
-    "Churn Probability",
-    "Risk Rank",
-    "Reason 1",
-    "Reason 2",
-    "Reason 3",
-    "Input Warnings",
-]
 
 
-@pytest.fixture(autouse=True)
-def fresh_login_per_request(app):
-    """Tests run inside one app context, so `g` (where Flask-Login caches the account) would
-    outlive a request; forget it at each request so several clients can take turns."""
-
-    def forget(_sender, **_extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
+pytestmark = pytest.mark.usefixtures("fresh_login_per_request")
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +71,7 @@ def count(model) -> int:
 
 
 def assert_result_matches(result: pd.DataFrame, original: pd.DataFrame) -> None:
-    assert list(result.columns) == [*original.columns, *NEW_COLUMNS]
+    assert list(result.columns) == [*original.columns, *factories.RESULT_COLUMNS]
     assert len(result) == len(original)
     id_column = next(c for c in original.columns if c.strip().lower() == "customerid")
     assert result[id_column].tolist() == original[id_column].tolist()
@@ -186,7 +166,7 @@ def test_flexible_uploads_are_scored_row_for_row(app, developer, sample, variant
     got = read_result(result.path.read_bytes(), file_format)
     if variant == "xlsx":
         # Excel shows numbers as numbers; compare what a person would see.
-        assert list(got.columns) == [*frame.columns, *NEW_COLUMNS]
+        assert list(got.columns) == [*frame.columns, *factories.RESULT_COLUMNS]
         assert got["customerID"].tolist() == frame["customerID"].tolist()
         assert got["tenure"].astype(float).tolist() == frame["tenure"].astype(float).tolist()
         csv_copy = predictions.result_file(prediction, "csv")

@@ -8,20 +8,12 @@ import io
 import pandas as pd
 import pytest
 
+from tests import factories
 from tests.browser.conftest import log_in, make_developer, make_user
 
 pytestmark = pytest.mark.browser
 
 ROWS = 300
-NEW_COLUMNS = [
-    "Churn Prediction",
-    "Churn Probability",
-    "Risk Rank",
-    "Reason 1",
-    "Reason 2",
-    "Reason 3",
-    "Input Warnings",
-]
 ALL_IMAGES_LOADED = """() => {
   const images = [...document.querySelectorAll('.charts img')];
   return images.length > 0 && images.every(i => i.complete);
@@ -83,7 +75,7 @@ def test_a_user_predicts_downloads_is_refused_a_bad_file_and_finds_it_in_history
     assert download.suggested_filename.endswith(".csv")
     result = pd.read_csv(io.BytesIO(download.path().read_bytes()), dtype=str)
     assert len(result) == ROWS
-    assert list(result.columns[-len(NEW_COLUMNS) :]) == NEW_COLUMNS
+    assert list(result.columns[-len(factories.RESULT_COLUMNS) :]) == factories.RESULT_COLUMNS
     assert (result["Churn Prediction"] == "Yes").sum() == churn
 
     page.click("nav >> text=Predict")

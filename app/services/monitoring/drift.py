@@ -71,7 +71,7 @@ def _category_codes(column: pd.Series, name: str, categories: list[str]) -> np.n
     return codes
 
 
-def _numbers(column: pd.Series, name: str) -> np.ndarray:
+def numeric_values(column: pd.Series, name: str) -> np.ndarray:
     """The column's numbers (NaN where missing), as `coerce_feature` reads them: parsed by Arrow
     when every cell is a plain number or blank (the usual file), else by `coerce_feature`."""
     import pyarrow as pa
@@ -176,7 +176,7 @@ class DriftMonitor:
             if spec["kind"] == "category":
                 codes = _category_codes(column, name, spec["categories"])
             else:
-                codes = _number_codes(_numbers(column, name), spec["edges"])
+                codes = _number_codes(numeric_values(column, name), spec["edges"])
             counts += np.bincount(codes, minlength=len(counts))
 
     def result(self) -> dict[str, Any]:
