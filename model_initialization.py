@@ -20,8 +20,9 @@ import click
 
 from app import create_app
 from app.schema import Company, Developer, Model
-from app.services import default_models, environment, registry
+from app.services import environment, registry
 from app.services.catalog import KIND_NAMES, METRIC_KEYS
+from app.services.registry import default_models
 
 
 def load_model_metadata(kind: str) -> dict[str, Any]:

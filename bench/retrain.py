@@ -33,9 +33,9 @@ from app.schema import Company, Developer, Model, utcnow
 from app.services import jobs, retraining
 from app.services.accounts import open_session
 from app.services.database import upgrade_database
-from app.services.default_models import ensure_default_model_files
 from app.services.environment import initialize_developer_environment
-from app.services.original_data import provision_original_dataset
+from app.services.registry.default_models import ensure_default_model_files
+from app.services.storage.original_data import provision_original_dataset
 
 UPLOAD_ROWS = 1_000
 REPEATED_IDS = 50

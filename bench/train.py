@@ -20,10 +20,11 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app
-from app.services import default_models, training
+from app.services import training
 from app.services.catalog import KIND_NAMES
-from app.services.original_data import provision_original_dataset
 from app.services.preprocessing import load_upload
+from app.services.registry import default_models
+from app.services.storage.original_data import provision_original_dataset
 
 CV_FOLDS = 5
 

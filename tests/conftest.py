@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, make_url, text
 from app import create_app
 from app.extensions import db
 from app.services.database import upgrade_database
-from app.services.default_models import ensure_default_model_files
 from app.services.environment import ensure_company_models, initialize_developer_environment
-from app.services.original_data import provision_original_dataset
+from app.services.registry.default_models import ensure_default_model_files
+from app.services.storage.original_data import provision_original_dataset
 from tests import factories
 from tests.mail_server import MailServer
 
@@ -60,10 +60,9 @@ def _training_key(original_dataset: Path) -> str:
     digest.update(f"{sklearn.__version__}:{TRAINING_SAMPLE_ROWS}:".encode())
     digest.update(original_dataset.read_bytes())
     services = Path(__file__).resolve().parent.parent / "app" / "services"
-    for package in ("training", "preprocessing", "monitoring"):
+    for package in ("training", "preprocessing", "monitoring", "registry"):
         for source in sorted((services / package).glob("*.py")):
             digest.update(source.read_bytes())
-    digest.update((services / "registry.py").read_bytes())
     return digest.hexdigest()[:24]
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import ApiToken, Dataset, Prediction
-from app.services import api_tokens, jobs, registry
+from app.services import jobs, registry
+from app.services.api import tokens as api_tokens
 from app.services.environment import initialize_developer_environment
 from tests import factories
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, settings
 
 from app.extensions import db
 from app.schema import ApiToken
-from app.services import api_tokens
+from app.services.api import tokens as api_tokens
 from app.services.database import upgrade_database
 from app.services.environment import initialize_developer_environment
 from tests import factories

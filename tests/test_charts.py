@@ -11,9 +11,10 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.schema import Prediction
-from app.services import charts, comparison, jobs, registry
+from app.services import charts, jobs, registry
 from app.services import prediction as predictions
 from app.services.environment import initialize_developer_environment
+from app.services.registry import comparison
 from tests import factories
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

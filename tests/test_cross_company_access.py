@@ -24,10 +24,12 @@ from werkzeug.routing import AnyConverter
 from app import create_app
 from app.extensions import db
 from app.schema import ApiToken, Dataset, Developer, Model, ModelDeployment, Prediction, User
-from app.services import api_tokens, decisions, deployment, jobs, registry, retraining
+from app.services import decisions, jobs, registry, retraining
 from app.services import prediction as predictions
+from app.services.api import tokens as api_tokens
 from app.services.catalog import NETWORK_KIND
 from app.services.environment import ensure_company_models, initialize_developer_environment
+from app.services.registry import deployment
 from tests import factories
 from tests.conftest import build_app
 

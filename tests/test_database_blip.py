@@ -22,9 +22,10 @@ from sqlalchemy import make_url
 
 from app.extensions import db
 from app.schema import Prediction
-from app.services import jobs, lifecycle, registry, storage
+from app.services import jobs, registry, storage
 from app.services.database import upgrade_database
 from app.services.environment import initialize_developer_environment
+from app.services.jobs import lifecycle
 from app.services.prediction import create_prediction
 from tests import factories
 from tests.conftest import POSTGRES_URL, UNDER_CI, _drop_own_schema, _fresh_postgres_url, build_app
@@ -184,7 +185,7 @@ class Messages(logging.Handler):
 @pytest.fixture
 def warnings():
     handler = Messages()
-    logger = logging.getLogger("app.services.lifecycle")
+    logger = logging.getLogger("app.services.jobs.lifecycle")
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)

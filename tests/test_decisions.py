@@ -16,12 +16,13 @@ from sklearn.tree import DecisionTreeClassifier
 
 from app.extensions import db
 from app.schema import Model
-from app.services import decisions, default_models, jobs, registry, retraining, storage, training
+from app.services import decisions, jobs, registry, retraining, storage, training
 from app.services import prediction as predictions
 from app.services.decisions import Costs, InvalidCosts, parse_costs
 from app.services.environment import initialize_developer_environment
 from app.services.preprocessing import FEATURES, NUMERIC_FEATURES, coerce_features
 from app.services.preprocessing.encoding import encode, estimator_of
+from app.services.registry import default_models
 from tests import factories
 from tests.conftest import build_app
 

@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Model, ModelDeployment
-from app.services import comparison, deployment, deployment_history, jobs, retraining
+from app.services import jobs, retraining
 from app.services.environment import initialize_developer_environment
 from app.services.monitoring import holdout
+from app.services.registry import comparison, deployment, deployment_history
 from tests import factories
 
 UPLOAD_ROWS = 600

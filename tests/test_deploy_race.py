@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.schema import Developer, Model, ModelDeployment
-from app.services import deployment
 from app.services.environment import initialize_developer_environment
+from app.services.registry import deployment
 from tests import factories
 from tests.test_deployment import fake_version
 

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Model, ModelDeployment
-from app.services import comparison, deployment, registry
+from app.services import registry
+from app.services.registry import comparison, deployment
 from tests import factories
 
 

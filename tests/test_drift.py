@@ -11,12 +11,13 @@ import pytest
 
 from app.extensions import db
 from app.schema import Model, Prediction
-from app.services import default_models, registry
 from app.services import prediction as predictions
+from app.services import registry
 from app.services.catalog import MODEL_KINDS
 from app.services.monitoring import drift
 from app.services.prediction.scoring import score_to_files
 from app.services.preprocessing import FEATURES, PREDICTION_COLUMNS, match_columns
+from app.services.registry import default_models
 from tests import factories
 
 ROWS = 800

@@ -14,12 +14,13 @@ from sklearn.metrics import roc_auc_score
 
 from app.extensions import db
 from app.schema import Model
-from app.services import default_models, jobs, registry, retraining, storage, training
+from app.services import jobs, registry, retraining, storage, training
 from app.services.catalog import MODEL_KINDS, NETWORK_KIND
-from app.services.comparison import change, shown
 from app.services.environment import initialize_developer_environment
 from app.services.monitoring import holdout
 from app.services.preprocessing import load_upload
+from app.services.registry import default_models
+from app.services.registry.comparison import change, shown
 from tests import factories
 
 

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 import model_initialization as init
 from app.extensions import db
 from app.schema import Dataset, Model, ModelDeployment, ModelMetric
-from app.services import default_models, registry, storage, training
+from app.services import registry, storage, training
 from app.services.catalog import DISPLAY_METRICS, KIND_NAMES
 from app.services.environment import initialize_developer_environment
 from app.services.preprocessing import FEATURES
+from app.services.registry import default_models
 from tests import factories
 from tests.conftest import TRAINING_SAMPLE_ROWS
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Dataset, Model, Prediction
-from app.services import jobs, lifecycle, registry, retraining, storage
+from app.services import jobs, registry, retraining, storage
+from app.services.jobs import lifecycle
 from app.services.prediction import create_prediction
 from tests import factories
 from tests.conftest import build_app

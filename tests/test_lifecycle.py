@@ -9,8 +9,9 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.schema import Model, Prediction, WorkStatus
-from app.services import charts, jobs, lifecycle, registry, storage
+from app.services import charts, jobs, registry, storage
 from app.services import prediction as predictions
+from app.services.jobs import lifecycle
 from tests import factories
 
 BEFORE_ONE_VOCABULARY = "1c763e211b45"

@@ -18,8 +18,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Prediction
-from app.services import default_models, environment, jobs, registry, storage, training
+from app.services import environment, jobs, registry, storage, training
 from app.services.accounts import tokens
+from app.services.registry import default_models
 from app.services.training.manifest import MANIFEST_NAME
 from tests import factories
 

@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from app.services import default_models, training
+from app.services import training
 from app.services.preprocessing import (
     FEATURES,
     PREDICTION_COLUMNS,
     InvalidUpload,
     load_upload,
 )
+from app.services.registry import default_models
 
 ROWS = 40
 

@@ -16,18 +16,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Dataset, Model
-from app.services import (
-    datasets,
-    jobs,
-    lifecycle,
-    lineage,
-    liveness,
-    retraining,
-    storage,
-    training,
-)
+from app.services import jobs, retraining, storage, training
 from app.services.environment import initialize_developer_environment
+from app.services.jobs import lifecycle, liveness
 from app.services.preprocessing import FEATURES
+from app.services.retraining import lineage
+from app.services.storage import datasets
 from tests import factories
 from tests.conftest import UNDER_CI, build_app
 

@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Dataset, Model, Prediction, utcnow
-from app.services import environment, jobs, lifecycle, liveness, registry, storage, sweep
+from app.services import environment, jobs, registry, storage
 from app.services.environment import initialize_developer_environment
+from app.services.jobs import lifecycle, liveness, sweep
 from tests import factories
 
 

@@ -21,10 +21,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import Company, Dataset, Developer, Model, User, utcnow
-from app.services import datasets, default_models, jobs, registry, storage
+from app.services import jobs, registry, storage
 from app.services.catalog import MODEL_KINDS
 from app.services.errors import DomainError
-from app.services.original_data import EXPECTED_SHA256
+from app.services.registry import default_models
+from app.services.storage import datasets
+from app.services.storage.original_data import EXPECTED_SHA256
 
 log = logging.getLogger(__name__)
 

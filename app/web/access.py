@@ -66,7 +66,7 @@ def bearer_token() -> str | None:
 def api_token(view: F) -> F:
     """Only a request with a valid API token may open the view (401 otherwise); the view acts
     for the token's developer (`api_account()`), under the same tenancy rules as the pages."""
-    from app.services import api_tokens
+    from app.services.api import tokens as api_tokens
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:

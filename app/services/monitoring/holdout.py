@@ -30,11 +30,13 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.schema import IN_PROGRESS, MEASURING_TIMEOUT, Company, Dataset, Model, WorkStatus, utcnow
-from app.services import default_models, jobs, lineage, registry, storage, training
+from app.services import jobs, registry, storage, training
 from app.services.catalog import NETWORK_KIND
 from app.services.errors import DomainError
 from app.services.preprocessing import FEATURES, load_upload
-from app.services.uploads import upload_limits
+from app.services.registry import default_models
+from app.services.retraining import lineage
+from app.services.storage.uploads import upload_limits
 
 log = logging.getLogger(__name__)
 

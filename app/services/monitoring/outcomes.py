@@ -22,9 +22,10 @@ import pandas as pd
 
 from app.extensions import db
 from app.schema import IN_PROGRESS, Dataset, Developer, Prediction, User, WorkStatus, utcnow
-from app.services import datasets, jobs, lifecycle, storage, training
+from app.services import jobs, storage, training
 from app.services.database import lock_row
 from app.services.errors import DomainError
+from app.services.jobs import lifecycle
 from app.services.prediction import PROBABILITY_COLUMN, prediction_for, result_file
 from app.services.preprocessing import (
     ID_COLUMN,
@@ -34,7 +35,8 @@ from app.services.preprocessing import (
     match_columns,
     read_table,
 )
-from app.services.uploads import Upload, stored_upload, upload_limits
+from app.services.storage import datasets
+from app.services.storage.uploads import Upload, stored_upload, upload_limits
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,13 @@ from flask import current_app
 
 from app.extensions import db
 from app.schema import Developer, Prediction, User, WorkStatus
-from app.services import datasets, lifecycle, registry, storage
+from app.services import registry, storage
 from app.services.errors import DomainError
+from app.services.jobs import lifecycle
 from app.services.prediction import scoring
 from app.services.preprocessing import PREDICTION_COLUMNS, match_columns, read_head
-from app.services.uploads import Upload, stored_upload, upload_limits
+from app.services.storage import datasets
+from app.services.storage.uploads import Upload, stored_upload, upload_limits
 
 NAME_MAX = 200
 

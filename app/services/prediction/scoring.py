@@ -28,9 +28,10 @@ from flask import current_app
 
 from app.extensions import db
 from app.schema import IN_PROGRESS, Company, Prediction
-from app.services import charts, lifecycle, registry, storage
+from app.services import charts, registry, storage
 from app.services.decisions import Costs, Decider, company_costs, risk_ranks
 from app.services.errors import DomainError
+from app.services.jobs import lifecycle
 from app.services.monitoring.drift import DriftMonitor
 from app.services.prediction.results import (
     CONTACT_COLUMN,
@@ -60,7 +61,7 @@ from app.services.preprocessing import (
     read_table,
 )
 from app.services.preprocessing.encoding import churn_probabilities, encode, estimator_of
-from app.services.uploads import upload_limits
+from app.services.storage.uploads import upload_limits
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from flask import Blueprint, current_app, request, url_for
 
 from app.extensions import csrf, limiter
 from app.schema import Prediction
-from app.services import api_predictions
 from app.services import prediction as predictions
-from app.services.api_tokens import digest
+from app.services.api import predictions as api_predictions
+from app.services.api.tokens import digest
 from app.web.access import api_account, api_token, bearer_token, public
 from app.web.api.openapi import document
 from app.web.responses import send_customer_file

@@ -7,7 +7,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.services.deployment import REASON_MAX
+from app.services.registry.deployment import REASON_MAX
 
 
 class RetrainForm(FlaskForm):

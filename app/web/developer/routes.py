@@ -14,19 +14,12 @@ from flask import (
 )
 from flask_login import current_user
 
-from app.services import (
-    accounts,
-    api_tokens,
-    charts,
-    comparison,
-    decisions,
-    deployment,
-    deployment_history,
-    retraining,
-)
-from app.services import datasets as dataset_records
+from app.services import accounts, charts, decisions, retraining
+from app.services.api import tokens as api_tokens
 from app.services.errors import DomainError
 from app.services.monitoring import performance
+from app.services.registry import comparison, deployment, deployment_history
+from app.services.storage import datasets as dataset_records
 from app.web.access import role_required
 from app.web.developer.forms import (
     ConfirmForm,

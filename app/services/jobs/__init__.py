@@ -1,5 +1,8 @@
 """Background jobs, so long work never blocks a web request.
 
+This package: the runner (here), `lifecycle` (the one lifecycle of queued work), `liveness` (is
+a stored job id alive?) and `sweep` (the periodic repair and clean-up).
+
 Two back ends behind one `enqueue()`:
 - "thread" (the embedded default): one worker thread in the web process, jobs run in order;
 - "rq" (when REDIS_URL is set): RQ on Redis; `make worker` starts a worker process.

@@ -1,5 +1,9 @@
 """The model registry: model rows, their metrics, and who may use what.
 
+This package: the registry itself (here), `default_models` (the shared default model files),
+`deployment` (deploy, withdraw, roll back; the deploy guard), `deployment_history` (the events)
+and `comparison` (the models side by side on the common holdout).
+
 Default models (their files: `default_models`) are registered for each company as version 1
 with the default flag, deployed to its users. Retrained versions of
 the network are the company's own (v2, v3, …) and reach users only when deployed.
@@ -16,10 +20,11 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.schema import Company, Developer, Model, ModelDeployment, ModelMetric, User, WorkStatus
-from app.services import default_models, storage, training
+from app.services import storage, training
 from app.services.catalog import CONFUSION_METRICS, DISPLAY_METRICS, MODEL_KINDS
 from app.services.database import model_type_by_key
 from app.services.errors import NotFound
+from app.services.registry import default_models
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,9 @@ from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.schema import IN_PROGRESS, Dataset, Model, Prediction, WorkStatus, utcnow
-from app.services import environment, lifecycle, lineage, liveness, storage
+from app.services import environment, storage
+from app.services.jobs import lifecycle, liveness
+from app.services.retraining import lineage
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from app.schema import Developer, Model, Prediction
 from app.services import registry
 from app.services.errors import DomainError
 from app.services.prediction import create_prediction
-from app.services.uploads import Upload, client_filename
+from app.services.storage.uploads import Upload, client_filename
 
 
 class InvalidApiRequest(DomainError):

@@ -19,11 +19,12 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.schema import IN_PROGRESS, Company, Model, WorkStatus
-from app.services import deployment, registry
+from app.services import registry
 from app.services.catalog import NETWORK_KIND
 from app.services.database import model_type_by_key
 from app.services.errors import DomainError
 from app.services.monitoring import holdout
+from app.services.registry import deployment
 
 HOLDOUT_METRICS = ("AUC", "Accuracy", "Precision", "Recall", "F1 Score")
 DIGITS = 3

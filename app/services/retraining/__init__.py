@@ -1,5 +1,7 @@
 """Neural-network retraining: validate the upload, then combine, train, save and register in a job.
 
+This package: the runs (here) and `lineage` (combined data sets and the uploads that fed them).
+
 A run is a `Model` row from the moment it is queued (the lifecycle of queued work: queued →
 running → done | failed, with its current step and percent), so its page can show it and a
 restart can repair it. It gets its version number (v2, v3, …; the default network is v1) and its
@@ -19,13 +21,16 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.schema import Company, Dataset, Developer, Model, WorkStatus, utcnow
-from app.services import datasets, lifecycle, lineage, registry, storage, training
+from app.services import registry, storage, training
 from app.services.catalog import NETWORK_KIND
 from app.services.database import model_type_by_key
 from app.services.errors import DomainError, NotFound
+from app.services.jobs import lifecycle
 from app.services.monitoring import holdout
 from app.services.preprocessing import InvalidUpload, PreparedData, load_upload
-from app.services.uploads import Upload, stored_upload, upload_limits
+from app.services.retraining import lineage
+from app.services.storage import datasets
+from app.services.storage.uploads import Upload, stored_upload, upload_limits
 
 log = logging.getLogger(__name__)
 

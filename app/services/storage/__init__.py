@@ -1,5 +1,8 @@
 """File storage under the two configured roots, `MODELS_ROOT` and `DATASETS_ROOT`.
 
+This package: paths and atomic writes (here), `uploads` (the one upload protocol), `datasets`
+(the one way a data file gets its row) and `original_data` (the original data set, by SHA-256).
+
 Every path under `models/` and `datasets/` is built here. The database stores paths relative to
 their root, so moving the roots to a shared volume is one setting. Names are chosen by the server,
 never taken from a client. Writes are atomic: a temporary file in the same folder, then a rename.

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from app.schema import Developer, Model, ModelDeployment
-from app.services import deployment
+from app.services.registry import deployment
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError, SQLAl
 from app.extensions import db
 from app.schema import IN_PROGRESS, Model, Prediction, QueuedWorkMixin, WorkStatus, utcnow
 from app.services import jobs, storage
-from app.services.liveness import JobState, JobStates
+from app.services.jobs.liveness import JobState, JobStates
 
 log = logging.getLogger(__name__)
 

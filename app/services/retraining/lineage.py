@@ -21,7 +21,7 @@ from sqlalchemy import inspect, select, update
 
 from app.extensions import db
 from app.schema import Company, Dataset, Model, WorkStatus
-from app.services import datasets, storage
+from app.services import storage
 from app.services.errors import DomainError
 from app.services.preprocessing import (
     ID_COLUMN,
@@ -31,6 +31,7 @@ from app.services.preprocessing import (
     load_upload,
     match_columns,
 )
+from app.services.storage import datasets
 
 COMBINED_AREA = "dev/combinedDataset"
 
