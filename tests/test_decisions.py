@@ -5,26 +5,20 @@ and calibration recorded at training time."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.pipeline import Pipeline
-from sklearn.tree import DecisionTreeClassifier
 
 from app.extensions import db
 from app.schema import Model
 from app.services import decisions, jobs, registry, retraining, storage, training
 from app.services import prediction as predictions
-from app.services.decisions import Costs, InvalidCosts, parse_costs
 from app.services.environment import initialize_developer_environment
 from app.services.preprocessing import FEATURES, NUMERIC_FEATURES, coerce_features
 from app.services.preprocessing.encoding import encode, estimator_of
 from app.services.registry import default_models
 from tests import factories
-from tests.conftest import build_app
 
 ROWS = 240
 REASON = re.compile(r"^(?P<feature>\w+) = (?P<value>.+) \(\+(?P<points>[\d.]+) pts\)$")
@@ -298,46 +292,6 @@ def test_expected_value_grows_with_probability_and_contact_is_yes_exactly_when_i
     assert costs.break_even == pytest.approx((50 + 5) / (0.3 * 500 + 50 * 0.7))
 
 
-@pytest.mark.parametrize(
-    ("values", "field", "message"),
-    [
-        ({"customer_value": ""}, "customer_value", "Please enter"),
-        ({"customer_value": "0"}, "customer_value", "more than 0"),
-        ({"customer_value": "-5"}, "customer_value", "cannot be negative"),
-        ({"customer_value": "lots"}, "customer_value", "must be a number"),
-        ({"offer_cost": "12,5"}, "offer_cost", "point for decimals"),
-        ({"offer_cost": "600"}, "offer_cost", "can never pay"),
-        ({"contact_cost": "1e9999"}, "contact_cost", "must be a number"),
-        ({"acceptance_rate": "30"}, "acceptance_rate", "write 30%"),
-        ({"acceptance_rate": "0"}, "acceptance_rate", "above 0"),
-        ({"acceptance_rate": "150%"}, "acceptance_rate", "at most 100%"),
-    ],
-)
-def test_costs_are_validated_with_a_message_naming_the_field(values, field, message):
-    with pytest.raises(InvalidCosts, match=message) as error:
-        parse_costs({**COSTS, **values})
-    assert error.value.field == field
-
-
-def test_costs_accept_percentages_fractions_and_thousands_separators():
-    costs = parse_costs(
-        {
-            "customer_value": "1,250.50",
-            "offer_cost": "50",
-            "contact_cost": "0",
-            "acceptance_rate": "0.25",
-        }
-    )
-    assert costs == Costs(1250.5, 50.0, 0.0, 0.25)
-    assert parse_costs({**COSTS, "acceptance_rate": "12.5 %"}).acceptance_rate == 0.125
-
-
-def test_costs_no_customer_can_repay_have_no_break_even():
-    costs = Costs(customer_value=100, offer_cost=90, contact_cost=20, acceptance_rate=0.1)
-    assert costs.break_even is None
-    assert (costs.expected_value(np.linspace(0, 1, 11)) < 0).all()
-
-
 # Result files ----------------------------------------------------------------------------------
 
 
@@ -391,60 +345,6 @@ def test_a_large_file_is_scored_in_the_background_with_reasons_and_global_ranks(
 # Calibration ------------------------------------------------------------------------------------
 
 
-def test_a_default_model_whose_probabilities_are_clearly_off_is_calibrated_on_its_training_part(
-    original_dataset,
-):
-    features, target = default_models.default_training_data(original_dataset, None)  # all 7,043
-    # An unpruned tree answers 0 or 1: far from the diagonal on unseen customers.
-    overconfident = Pipeline(
-        [
-            ("preprocess", training.build_preprocessor()),
-            ("model", DecisionTreeClassifier(random_state=0)),
-        ]
-    )
-    result = training.train(
-        overconfident, "Decision Tree", features, target, calibrate_when_off=True
-    )
-    calibration = result.metadata["calibration"]
-    assert calibration["method"] == "isotonic"
-    assert calibration["before"]["ece"] >= 0.05
-    assert calibration["held_out"]["brier"] < calibration["before"]["brier"]
-    assert isinstance(result.pipeline.named_steps["model"], CalibratedClassifierCV)
-    # Scoring still reads the pipeline with the fast encoder.
-    frame = features.head(20).astype(str)
-    assert encode(result.pipeline, frame, {name: name for name in FEATURES}) is not None
-    # The same tree without the option is left as it is.
-    plain = training.train(
-        Pipeline(
-            [
-                ("preprocess", training.build_preprocessor()),
-                ("model", DecisionTreeClassifier(random_state=0)),
-            ]
-        ),
-        "Decision Tree",
-        features,
-        target,
-    )
-    assert plain.metadata["calibration"]["method"] is None
-    assert plain.metadata["calibration"]["before"] is None
-    # Too few held-out customers to judge: left as it is too.
-    small_features, small_target = default_models.default_training_data(original_dataset, 1500)
-    small = training.train(
-        Pipeline(
-            [
-                ("preprocess", training.build_preprocessor()),
-                ("model", DecisionTreeClassifier(random_state=0)),
-            ]
-        ),
-        "Decision Tree",
-        small_features,
-        small_target,
-        calibrate_when_off=True,
-    )
-    assert small.metadata["calibration"]["held_out"]["ece"] >= 0.05
-    assert small.metadata["calibration"]["method"] is None
-
-
 def test_a_calibrated_models_reasons_come_from_substitution(original_dataset, customers):
     features, target = default_models.default_training_data(original_dataset, 1500)
     pipeline = training.build_calibrated(training.build_pipeline("logistic_regression"), "isotonic")
@@ -456,30 +356,3 @@ def test_a_calibrated_models_reasons_come_from_substitution(original_dataset, cu
     probability = estimator_of(pipeline).predict_proba(encoded.matrix)[:, 1]
     columns = decider.decide(customers, mapping, encoded, probability)
     assert sum(bool(r) for r in columns.reasons[0]) > ROWS // 2
-
-
-def test_default_model_files_without_a_baseline_are_trained_again(
-    tmp_path, migrated_sqlite_template, original_dataset, default_models_dir
-):
-    import pickle
-
-    database = tmp_path / "private.sqlite3"
-    shutil.copyfile(migrated_sqlite_template, database)
-    shutil.copytree(default_models_dir, tmp_path / "models" / "default_models")
-    app = build_app(tmp_path, f"sqlite:///{database}", original_dataset)
-    with app.app_context():
-        _, metadata_path = default_models.default_model_paths("decision_tree")
-        metadata = default_models.default_model_metadata("decision_tree")
-        assert {"baseline", "calibration"} <= set(metadata)
-        del metadata["baseline"]
-        # The file as the app wrote it before baselines were recorded (and recorded it).
-        metadata_path.write_bytes(pickle.dumps(metadata))
-        training.record_checksums(
-            metadata_path.parent, {metadata_path.name: storage.sha256_of(metadata_path)}
-        )
-        assert "baseline" in default_models.default_model_state("decision_tree")
-        statuses = default_models.ensure_default_model_files(original_dataset, sample_rows=400)
-        assert [s.kind for s in statuses if s.trained] == ["decision_tree"]
-        assert default_models.default_model_is_current("decision_tree")
-        db.session.remove()
-        db.engine.dispose()
