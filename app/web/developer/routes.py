@@ -22,6 +22,7 @@ from app.services import (
     decisions,
     deployment,
     deployment_history,
+    progress,
     retraining,
 )
 from app.services import datasets as dataset_records
@@ -37,7 +38,7 @@ from app.web.developer.forms import (
     TokenForm,
     WithdrawForm,
 )
-from app.web.responses import send_chart
+from app.web.responses import send_chart, send_status
 from app.web.shared.forms import field_for_error, requested_page
 from app.web.shared.models import register_model_views
 from app.web.shared.outcomes import register_outcome_views
@@ -125,6 +126,12 @@ def retrain_run(run_id: int):
     )
 
 
+@bp.get("/retrain/<int:run_id>/status")
+@role_required("developer")
+def retrain_run_status(run_id: int):
+    return send_status(progress.retrain_status(retraining.run_for(current_user, run_id)))
+
+
 # Comparing and deploying ------------------------------------------------------------------------
 
 HISTORY_ON_COMPARE = 8
@@ -140,6 +147,12 @@ def compare():
         confirm_form=ConfirmForm(),
         rollback_form=RollbackForm(),
     )
+
+
+@bp.get("/compare/status")
+@role_required("developer")
+def compare_status():
+    return send_status(progress.comparison_status(current_user.company_id))
 
 
 @bp.get("/compare/roc.png")
