@@ -9,8 +9,8 @@ from flask import g, request_started
 
 from app.extensions import db
 from app.schema import utcnow
-from app.services import registry
 from app.services import prediction as predictions
+from app.services import registry
 from tests import factories
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.schema import IN_PROGRESS, Model, Prediction, QueuedWorkMixin
 
+
 def work_status(row: QueuedWorkMixin, step: str | None = None) -> dict[str, Any]:
     """Status, progress (percent) and whether `row`'s work still goes on."""
     return {

@@ -229,7 +229,7 @@ def score_to_files(
         results = {name: path for name, path in targets.items() if name in ("csv", "xlsx")}
         fields = added_fields(with_costs=costs is not None)
         kept = kept_columns(original.columns)
-        with ResultWriters(kept, fields, results, number_columns(original)) as writers:
+        with ResultWriters(kept, fields, results, number_columns(original), rows) as writers:
             for index, (start, chunk) in enumerate(_chunks(original, chunk_rows)):
                 stop = start + len(chunk)
                 writers.write(chunk, added_columns(store.batch(index), ranks[start:stop], fields))
