@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.schema import Dataset, Prediction
-from app.services import registry, storage
 from app.services import prediction as predictions
+from app.services import registry, storage
 from app.services.preprocessing import InvalidUpload, file_format_for, read_table
 from app.services.uploads import upload_limits
 from tests import factories
