@@ -48,6 +48,10 @@ class Config:
     MAX_UPLOAD_CELLS = _int("MAX_UPLOAD_CELLS", 64_000_000)  # 2M rows of 32 columns
     PREDICTION_BACKGROUND_ROWS = _int("PREDICTION_BACKGROUND_ROWS", 20_000)
     PREDICTION_CHUNK_ROWS = _int("PREDICTION_CHUNK_ROWS", 100_000)
+    # With the thread back end, predictions of at least this many rows are scored in a child
+    # process, so the web process gives the job's memory back (0: never).
+    PREDICTION_CHILD_ROWS = _int("PREDICTION_CHILD_ROWS", 200_000)
+    ISOLATED_JOB_ENTRY = "app.worker:run_isolated"
     RETRAIN_MIN_ROWS_PER_CLASS = _int("RETRAIN_MIN_ROWS_PER_CLASS", 10)
 
     # Jobs: in-process worker thread unless REDIS_URL is set (then RQ).
