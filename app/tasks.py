@@ -23,3 +23,5 @@ def register_jobs() -> None:
     """Register every job with the runner (idempotent)."""
     for name, func in JOBS.items():
         jobs.register(name, func)
+    # A large prediction of the thread back end is scored in a child process.
+    jobs.isolate(scoring.JOB_NAME, when=scoring.scores_apart, on_lost=scoring.child_lost)

@@ -47,6 +47,14 @@ def build_worker(app: Flask) -> SweepingWorker:
     return worker
 
 
+def run_isolated(settings: dict, name: str, args: tuple) -> None:
+    """A heavy job of the thread back end, in its own process (`jobs.isolate`): the app built
+    again from the web process's settings, the job run in its context."""
+    app = create_app(settings.get("ENV_NAME") or None, **settings)
+    with app.app_context():
+        jobs.run_job(name, *args)
+
+
 def main() -> None:
     app = create_app()
     if not app.config.get("REDIS_URL"):

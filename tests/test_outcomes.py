@@ -140,7 +140,11 @@ def test_realised_figures_equal_sklearns_on_the_downloaded_probabilities(world, 
         ("customerID,Churn\nA,\n", "o.csv", "no row with both a customerID and an outcome"),
         ("customerID,Churn\n", "o.csv", "header but no data rows"),
         ("just some words", "o.csv", "does not look like a table"),
-        ("customerID,Churn\nA,Yes\n", "o.pdf", "Please upload a .csv or .xlsx file."),
+        (
+            "customerID,Churn\nA,Yes\n",
+            "o.pdf",
+            "Please upload a .csv, .csv.gz, .parquet or .xlsx file.",
+        ),
     ],
 )
 def test_an_unusable_outcome_file_is_refused_and_leaves_nothing(

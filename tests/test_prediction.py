@@ -117,7 +117,7 @@ def test_the_model_list_offered_is_what_the_person_may_use(user_client, user, de
     for model in registry.models_for(user):
         assert f'value="{model.id}"' in page.text
     assert page.text.count("<option") == len(registry.models_for(user))
-    assert "100 MB" in page.text
+    assert "512 MB" in page.text
 
 
 def test_a_refused_file_keeps_the_other_values_and_names_every_missing_column(
@@ -204,7 +204,7 @@ def test_fast_scoring_gives_the_pipelines_own_probabilities(developer, sample):
         (b"", "customers.csv", "empty"),
         (b"just some words", "customers.csv", "does not look like a table"),
         (b"not a zip at all", "customers.xlsx", "not an Excel workbook"),
-        (b"a,b\n1,2\n", "customers.txt", ".csv or .xlsx"),
+        (b"a,b\n1,2\n", "customers.txt", ".csv, .csv.gz, .parquet or .xlsx"),
     ],
 )
 def test_refused_files_leave_no_file_and_no_row(app, user, developer, data, filename, message):

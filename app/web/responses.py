@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from flask import Response, send_file
+from flask import Response, jsonify, send_file
 
 from app.services.prediction import ResultFile
 
@@ -32,4 +33,11 @@ def send_chart(path: Path) -> Response:
     response.cache_control.public = False
     response.cache_control.private = True
     response.cache_control.no_cache = True
+    return response
+
+
+def send_status(answer: dict[str, Any]) -> Response:
+    """A waiting page's JSON status (`services.jobs.progress`), never kept by a cache."""
+    response = jsonify(answer)
+    response.headers["Cache-Control"] = "no-store"
     return response

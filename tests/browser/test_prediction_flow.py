@@ -100,3 +100,31 @@ def test_a_user_predicts_downloads_is_refused_a_bad_file_and_finds_it_in_history
     other_page.goto(f"{live_server.url}/developer/predictions")
     row = other_page.locator("table tbody tr", has_text="March customers")
     assert user.name in row.inner_text()
+
+
+def test_a_background_predictions_page_shows_the_result_as_soon_as_the_job_finishes(
+    live_server, page, customers
+):
+    from app.services import jobs
+
+    good, _ = customers
+    live_server.app.config["PREDICTION_BACKGROUND_ROWS"] = 50  # this file goes to the job
+    user = make_user(live_server, make_developer(live_server))
+    log_in(page, live_server, user, "/user/")
+    page.goto(f"{live_server.url}/user/predict")
+    page.fill("input[name=name]", "Background customers")
+    page.set_input_files("input[name=file]", str(good))
+    with jobs.held(live_server.app):  # the job waits until the page showed it waiting
+        page.click("main button[type=submit]")
+        page.wait_for_url("**/user/predictions/*")
+        assert page.locator("progress[data-progress-bar]").is_visible()
+        assert "updates itself when the work is done" in page.inner_text("main")
+        # With JavaScript on, the <noscript> refresh is inert: only the script reloads.
+        assert page.locator("meta[http-equiv=refresh]").count() == 0
+        page.evaluate("window.stillTheWaitingPage = true")
+    # No reload by hand: the page asks for its status and reloads itself once it is done.
+    page.wait_for_selector("h2:has-text('Highest-risk customers')", timeout=15_000)
+    assert "done" in page.inner_text("h1 .badge")
+    assert page.evaluate("window.stillTheWaitingPage === undefined")  # the page reloaded itself
+    stats = page.locator(".card .stat-label").all_inner_texts()
+    assert "customers scored" in stats

@@ -49,7 +49,7 @@ def test_a_developer_retrains_compares_and_deploys_and_a_user_can_then_use_it(
     page.click("main button[type=submit]")
     page.wait_for_url("**/developer/retrain/*")
     assert "is queued" in page.inner_text(".flash-success")
-    # The run page refreshes itself (meta refresh) until the run is over.
+    # The run page updates itself (it polls its status) until the run is over.
     page.wait_for_selector("h1 .badge-done, h1 .badge-failed", timeout=60_000)
     assert page.inner_text("h1 .badge") == "done", page.inner_text("main")
     assert NEW_VERSION in page.inner_text("main")
@@ -58,8 +58,9 @@ def test_a_developer_retrains_compares_and_deploys_and_a_user_can_then_use_it(
 
     page.click("text=Compare with the other versions and deploy")
     page.wait_for_url("**/developer/compare")
-    # The page refreshes itself until every model is measured on the common holdout.
-    page.wait_for_selector("meta[http-equiv=refresh]", state="detached", timeout=60_000)
+    # The page updates itself (it polls its status) until every model is measured on the
+    # common holdout.
+    page.wait_for_selector("[data-progress-url]", state="detached", timeout=60_000)
     row = page.locator("table.compare tbody tr", has_text=NEW_VERSION)
     assert "not deployed" in row.inner_text()
     page.wait_for_function("document.querySelector('.charts img').naturalWidth > 0")

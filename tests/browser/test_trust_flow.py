@@ -61,8 +61,9 @@ def test_retrain_compare_refused_deploy_override_and_history(
 
     page.click("text=Compare with the other versions and deploy")
     page.wait_for_url("**/developer/compare")
-    # The page refreshes itself until every model is measured on the common holdout.
-    page.wait_for_selector("meta[http-equiv=refresh]", state="detached", timeout=60_000)
+    # The page updates itself (it polls its status) until every model is measured on the
+    # common holdout.
+    page.wait_for_selector("[data-progress-url]", state="detached", timeout=60_000)
     facts = page.inner_text("#holdout")
     assert "Common holdout:" in facts and "customers" in facts and "not measured" not in facts
     row = page.locator("table.compare tbody tr", has_text=NEW_VERSION)

@@ -43,7 +43,8 @@ def submit_prediction(
     """Check the request's fields, then start the prediction as the pages do."""
     if upload is None or not upload.filename:
         raise InvalidApiRequest(
-            "Send the customer file (.csv or .xlsx) as the multipart form field `file`.",
+            "Send the customer file (.csv, .csv.gz, .parquet or .xlsx) as the multipart form "
+            "field `file`.",
             field="file",
         )
     model = model_by_reference(developer, model_reference)

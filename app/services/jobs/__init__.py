@@ -1,7 +1,8 @@
 """Background jobs, so long work never blocks a web request.
 
 This package: the runner (here), `lifecycle` (the one lifecycle of queued work), `liveness` (is
-a stored job id alive?) and `sweep` (the periodic repair and clean-up).
+a stored job id alive?), `sweep` (the periodic repair and clean-up) and `progress` (what a
+waiting page polls).
 
 Two back ends behind one `enqueue()`:
 - "thread" (the embedded default): one worker thread in the web process, jobs run in order;
@@ -13,6 +14,11 @@ runner knows no services: its status lives on the database row the job works on 
 `services.lifecycle`), never only in the queue, so a page can show it and the sweep can repair
 it. Whether a stored job id is still alive is `services.liveness`'s question.
 
+A heavy job of the thread back end (a large prediction) can run in a child process instead of the
+web process's thread (`isolate`): the thread starts a fresh interpreter with the app's settings,
+waits for it, and calls the job's failure handler when the child dies without finishing, so the
+web process gives its memory back after the job. Its status still lives on the row.
+
 Work that runs in this process (a thread job, or a small prediction scored inside its request)
 is "claimed here": its id names this process, and this process knows which of its ids are still
 running, so the sweep can tell a run that ended without recording it from one that goes on.
@@ -21,8 +27,11 @@ running, so the sweep can tell a run that ended without recording it from one th
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
+import multiprocessing
 import os
+import pickle
 import socket
 import threading
 import uuid
@@ -39,6 +48,8 @@ log = logging.getLogger(__name__)
 
 JobFunction = Callable[..., None]
 _registry: dict[str, JobFunction] = {}
+# name -> (whether a call should run in a child process, what to do when the child dies)
+_isolated: dict[str, tuple[Callable[..., bool], JobFunction]] = {}
 _executors: dict[int, ThreadPoolExecutor] = {}
 _executors_lock = threading.Lock()
 
@@ -55,6 +66,13 @@ class QueueUnavailable(Unavailable):
 def register(name: str, func: JobFunction) -> None:
     """Make `func` the job called `name` (done once, by `app.tasks`)."""
     _registry[name] = func
+
+
+def isolate(name: str, when: Callable[..., bool], on_lost: JobFunction) -> None:
+    """Run job `name` of the thread back end in a child process whenever `when(*args)` says so
+    (in an app context; it must end its database transaction). `on_lost(*args)` runs in the
+    web process when the child exits without finishing (killed, out of memory)."""
+    _isolated[name] = (when, on_lost)
 
 
 def registered() -> set[str]:
@@ -146,11 +164,50 @@ def enqueue(name: str, *args: Any) -> str:
 def _run_in_thread(app: Flask, name: str, args: tuple, job_id: str) -> None:
     try:
         with app.app_context():
-            run_job(name, *args)
+            rule = _isolated.get(name)
+            if rule is not None and app.config.get("ISOLATED_JOB_ENTRY") and rule[0](*args):
+                _run_in_child(app, name, args, rule[1])
+            else:
+                run_job(name, *args)
     except Exception:  # the job marks its own row failed; this is the last line of defence
         log.exception("Job %s%r failed", name, args)
     finally:
         release(job_id)
+
+
+def _run_in_child(app: Flask, name: str, args: tuple, on_lost: JobFunction) -> None:
+    """Run job `name` in a fresh interpreter ('spawn': nothing of this process is shared) built
+    from this app's settings, and wait for it; `on_lost` if it dies without finishing."""
+    settings = {key: value for key, value in app.config.items() if key.isupper()}
+    settings = {key: value for key, value in settings.items() if _picklable(value)}
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(
+        target=_child_main,
+        args=(app.config["ISOLATED_JOB_ENTRY"], settings, name, args, os.getpid()),
+        name=f"churnbuster-{name}",
+        daemon=True,
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        log.error("Job %s%r: its process exited with %s", name, args, child.exitcode)
+        on_lost(*args)
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:  # a setting that cannot travel (a class, a function) is left behind
+        return False
+    return True
+
+
+def _child_main(entry: str, settings: dict[str, Any], name: str, args: tuple, parent: int) -> None:
+    """The child process: dies with its parent, then hands over to `entry` ("module:function",
+    which builds the app from `settings` and runs the job in its context)."""
+    _die_with_parent(parent)
+    module, _, function = entry.partition(":")
+    getattr(importlib.import_module(module), function)(settings, name, args)
 
 
 def _executor(app: Flask) -> ThreadPoolExecutor:

@@ -77,7 +77,8 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
             model=model,
             input_dataset=dataset,
             name=name,
-            result_format=stored.file_format,
+            # A workbook's result is a workbook (and a CSV); every other upload's is a CSV.
+            result_format="xlsx" if stored.file_format == "xlsx" else "csv",
             row_count=head.row_count,
             status=WorkStatus.QUEUED,
             progress=0,

@@ -20,6 +20,8 @@ from app.services import storage
 from app.services.catalog import THRESHOLD
 from app.services.decisions import REASON_COUNT
 from app.services.errors import NotFound
+from app.services.prediction.formulas import neutralise, neutralised_text
+from app.services.prediction.xlsx_result import XlsxResult
 from app.services.preprocessing import column_key
 
 PREDICTION_COLUMN = "Churn Prediction"
@@ -33,12 +35,6 @@ FORMAT_MIMETYPES = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-# A cell starting like this would run as a formula in a spreadsheet...
-_FORMULA_START = r"^[=+\-@\t\r]"
-# ...unless it is a plain number such as -3.5 or +12.
-_PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
-_FORMULA_RE = re.compile(_FORMULA_START)
-_NUMBER_RE = re.compile(_PLAIN_NUMBER)
 
 
 class PredictionNotFound(NotFound):
@@ -58,13 +54,6 @@ def new_columns(with_costs: bool) -> list[str]:
 _NEW_COLUMN_KEYS = {column_key(name) for name in new_columns(with_costs=True)}
 
 
-def neutralise(value: str) -> str:
-    """A text cell a spreadsheet would execute as a formula, made inert by a leading quote."""
-    if value and _FORMULA_RE.match(value) and not _NUMBER_RE.match(value):
-        return "'" + value
-    return value
-
-
 def kept_columns(columns: Iterable[str]) -> list[str]:
     """The upload's columns that go into the result (a re-uploaded result's old ones do not)."""
     return [c for c in columns if column_key(c) not in _NEW_COLUMN_KEYS]
@@ -80,7 +69,8 @@ class ResultWriters:
 
     Each chunk is the upload's rows plus `added`: an Arrow record batch of the new columns
     (`new_columns`), already typed (numbers as numbers, text as text). In the .xlsx, the
-    upload's `number_columns` (numbers in the uploaded workbook) are numbers again.
+    upload's `number_columns` (numbers in the uploaded workbook) are numbers again
+    (`xlsx_result`).
     """
 
     def __init__(
@@ -89,13 +79,15 @@ class ResultWriters:
         added: list[tuple[str, Any]],
         targets: Mapping[str, Path],
         number_columns: Iterable[str] = (),
+        rows: int | None = None,
     ) -> None:
         self.columns = columns
+        self.rows = rows  # how many the file will hold, when known (the .xlsx declares it)
         self.added = added  # (name, Arrow type) of each new column
         self.targets = targets
         self.number_columns = set(number_columns)
         self._csv: _CsvResult | None = None
-        self._xlsx: _XlsxResult | None = None
+        self._xlsx: XlsxResult | None = None
 
     def __enter__(self) -> ResultWriters:
         self._exit = contextlib.ExitStack()
@@ -107,7 +99,7 @@ class ResultWriters:
             tmp = self._exit.enter_context(storage.atomic_path(self.targets["xlsx"]))
             names = [name for name, _ in self.added]
             self._xlsx = self._exit.enter_context(
-                _XlsxResult(tmp, self.columns, names, self.number_columns)
+                XlsxResult(tmp, self.columns, names, self.number_columns, self.rows)
             )
         return self
 
@@ -144,7 +136,7 @@ class _CsvResult:
         arrays = [_neutralised_array(chunk.iloc[:, i]) for i in range(chunk.shape[1])]
         for column in added.columns:
             is_text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-            arrays.append(_neutralised_text(column) if is_text else column)
+            arrays.append(neutralised_text(column) if is_text else column)
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -154,89 +146,7 @@ class _CsvResult:
 def _neutralised_array(column: pd.Series):
     import pyarrow as pa
 
-    return _neutralised_text(pa.array(column, type=pa.large_string(), from_pandas=True))
-
-
-def _neutralised_text(array):
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    starts = pc.match_substring_regex(array, _FORMULA_START)
-    if not pc.any(starts).as_py():  # the usual case: one cheap anchored test per column
-        return array
-    risky = pc.and_not(starts, pc.match_substring_regex(array, _PLAIN_NUMBER)).fill_null(False)
-    if not pc.any(risky).as_py():
-        return array
-    return pc.if_else(
-        risky,
-        pc.binary_join_element_wise(pa.scalar("'", array.type), array, pa.scalar("", array.type)),
-        array,
-    )
-
-
-class _XlsxResult:
-    """An .xlsx in constant memory: rows are streamed; the columns that were numbers in the
-    uploaded workbook are numbers again, every other cell stays text ("00123", "1E3")."""
-
-    def __init__(
-        self, path: Path, columns: list[str], added: list[str], number_columns: set[str]
-    ) -> None:
-        self.path = path
-        self.columns = columns
-        self.added = added
-        self.numeric = [name in number_columns for name in columns]
-        self.row = 0
-
-    def __enter__(self) -> _XlsxResult:
-        import xlsxwriter
-
-        self.workbook = xlsxwriter.Workbook(
-            str(self.path),
-            {
-                "constant_memory": True,
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-                "strings_to_numbers": False,
-            },
-        )
-        self.sheet = self.workbook.add_worksheet("Predictions")
-        header = [neutralise(c) for c in self.columns] + self.added
-        for col, name in enumerate(header):
-            self.sheet.write_string(0, col, name)
-        self.row = 1
-        return self
-
-    def write(self, chunk: pd.DataFrame, added: Any) -> None:
-        columns = []
-        for i in range(chunk.shape[1]):
-            text = chunk.iloc[:, i].astype(str).to_numpy(dtype=object)
-            if self.numeric[i]:
-                number = pd.to_numeric(chunk.iloc[:, i], errors="coerce").to_numpy(dtype=float)
-            else:
-                number = np.full(len(text), np.nan)
-            columns.append((text, number))
-        extra = [column.to_pylist() for column in added.columns]
-        write_string, write_number = self.sheet.write_string, self.sheet.write_number
-        first_extra = len(columns)
-        for r in range(added.num_rows):
-            row = self.row + r
-            for c, (text, number) in enumerate(columns):
-                value = number[r]
-                if np.isfinite(value) and _NUMBER_RE.match(text[r].strip()):
-                    write_number(row, c, float(value))
-                elif text[r]:
-                    write_string(row, c, neutralise(text[r]))
-            for c, values in enumerate(extra, start=first_extra):
-                value = values[r]
-                if isinstance(value, str):
-                    if value:
-                        write_string(row, c, neutralise(value))
-                elif value is not None:
-                    write_number(row, c, float(value))
-        self.row += added.num_rows
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        self.workbook.close()
+    return neutralised_text(pa.array(column, type=pa.large_string(), from_pandas=True))
 
 
 @dataclass

@@ -93,6 +93,36 @@ def score_prediction(prediction_id: int) -> None:
     run_scoring(prediction, load)
 
 
+LOST = (
+    "The scoring process stopped before it finished (it may have run out of memory). Nothing of "
+    "it was kept: please try again, or split the file."
+)
+
+
+def scores_apart(prediction_id: int) -> bool:
+    """Whether the job should run in a child process (`jobs.isolate`): a large prediction,
+    whose memory the web process should not keep. Ends its read transaction."""
+    threshold = current_app.config.get("PREDICTION_CHILD_ROWS") or 0
+    prediction = db.session.get(Prediction, prediction_id)
+    apart = bool(threshold) and prediction is not None and prediction.row_count >= threshold
+    db.session.rollback()
+    return apart
+
+
+def child_lost(prediction_id: int) -> None:
+    """The child scoring `prediction_id` died: the row is failed and what it wrote removed."""
+    db.session.rollback()
+    prediction = db.session.get(Prediction, prediction_id)
+    if prediction is None or prediction.status not in IN_PROGRESS:
+        return
+    planned = [
+        storage.dataset_file(rel)
+        for rel in ((prediction.summary or {}).get("writing") or {}).values()
+    ]
+    partial = [p for path in planned for p in path.parent.glob(f".{path.name}.*.tmp")]
+    lifecycle.mark_failed(prediction, LOST, [*planned, *partial])
+
+
 def _result_area(prediction: Prediction) -> str:
     return "dev/predictionResult" if prediction.developer_id else "user/predictionResult"
 
@@ -115,6 +145,8 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
             downloads["xlsx"] = f"{stem}.xlsx"
         stored = row_store_paths(stem)
         files = {**downloads, **stored}
+        prediction.summary = {"writing": files}  # what to remove if this process dies
+        db.session.commit()
         company = db.session.get(Company, prediction.company_id)
         drift = DriftMonitor.for_model(prediction.model, mapping)
         summary = score_to_files(
@@ -230,7 +262,7 @@ def score_to_files(
         results = {name: path for name, path in targets.items() if name in ("csv", "xlsx")}
         fields = added_fields(with_costs=costs is not None)
         kept = kept_columns(original.columns)
-        with ResultWriters(kept, fields, results, number_columns(original)) as writers:
+        with ResultWriters(kept, fields, results, number_columns(original), rows) as writers:
             for index, (start, chunk) in enumerate(_chunks(original, chunk_rows)):
                 stop = start + len(chunk)
                 writers.write(chunk, added_columns(store.batch(index), ranks[start:stop], fields))

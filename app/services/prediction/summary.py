@@ -46,7 +46,7 @@ class SummaryBuilder:
     def _add_top(
         self, chunk: pd.DataFrame, probability: np.ndarray, columns: DecisionColumns, first: int
     ) -> None:
-        best = np.argsort(-probability, kind="stable")[:TOP_ROWS]
+        best = top_rows(probability, TOP_ROWS)
         ids = chunk[self.mapping[ID_COLUMN]]
         value = columns.expected_value
         candidates = pd.DataFrame(
@@ -119,6 +119,20 @@ class SummaryBuilder:
             "costs": None if costs is None else costs.as_dict(),
             "campaign": None if costs is None else campaign(costs, probability),
         }
+
+
+def top_rows(probability: np.ndarray, count: int) -> np.ndarray:
+    """The positions of the `count` highest probabilities, highest first and, among equal
+    ones, the earliest row first: `np.argsort(-p, kind="stable")[:count]` without sorting the
+    whole chunk (a partial sort finds the candidates; only they, and any tied with the last
+    one, are sorted)."""
+    if len(probability) <= count:
+        candidates = np.arange(len(probability))
+    else:
+        nearest = np.argpartition(-probability, count - 1)[:count]
+        candidates = np.flatnonzero(probability >= probability[nearest].min())
+    order = np.lexsort((candidates, -probability[candidates]))
+    return candidates[order][:count]
 
 
 def campaign(costs: Costs, probability: np.ndarray) -> dict[str, Any]:

@@ -21,7 +21,7 @@ SPREADSHEET_MAX_CELL_CHARS = 32_767
 class UploadLimits:
     max_rows: int = 2_000_000
     max_columns: int = SPREADSHEET_MAX_COLUMNS
-    max_cells: int = 30_000_000  # rows × columns of the table, blank cells included
+    max_cells: int = 64_000_000  # rows × columns of the table, blank cells included
     max_cell_chars: int = SPREADSHEET_MAX_CELL_CHARS
     header_max_chars: int = 4 * 1024 * 1024
     # Characters that cells referring to shared strings expand to (a workbook can point many
@@ -29,6 +29,8 @@ class UploadLimits:
     xlsx_max_expanded_chars: int = 200_000_000
     xlsx_max_uncompressed_bytes: int = 800 * 1024 * 1024
     xlsx_max_compression_ratio: int = 100
+    # What a compressed upload (.csv.gz, Parquet) may expand to.
+    max_expanded_bytes: int = 1024 * 1024 * 1024
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> UploadLimits:
@@ -38,6 +40,7 @@ class UploadLimits:
             max_cells=config.get("MAX_UPLOAD_CELLS", cls.max_cells),
             xlsx_max_uncompressed_bytes=config["XLSX_MAX_UNCOMPRESSED_BYTES"],
             xlsx_max_compression_ratio=config["XLSX_MAX_COMPRESSION_RATIO"],
+            max_expanded_bytes=config.get("MAX_EXPANDED_BYTES", cls.max_expanded_bytes),
         )
 
     def check_rows(self, rows: int, columns: int) -> None:

@@ -1,4 +1,5 @@
-"""Reading uploads: a CSV or an `.xlsx` workbook, every cell as text, so the result file can
+"""Reading uploads: a CSV (plain, or gzip-compressed), a Parquet file or an `.xlsx` workbook,
+every cell as text, so the result file can
 repeat the upload as it came. Anything unreadable, or over a limit, raises `InvalidUpload` with a
 message for the person who sent it.
 
@@ -18,18 +19,25 @@ import pandas as pd
 from app.services.preprocessing.columns import InvalidUpload, PreparedData, prepare
 from app.services.preprocessing.csv_reading import read_csv_table
 from app.services.preprocessing.limits import UploadLimits
+from app.services.preprocessing.packed_reading import read_gzip_csv_table, read_parquet_table
 from app.services.preprocessing.xlsx_table import read_xlsx_table
 
-SUPPORTED_FORMATS = ("csv", "xlsx")
+# A format is the stored file's extension: "gz" is a gzip-compressed CSV (uploaded as .csv.gz).
+SUPPORTED_FORMATS = ("csv", "xlsx", "gz", "parquet")
+FORMATS_HINT = "Please upload a .csv, .csv.gz, .parquet or .xlsx file."
 _ZIP_MAGIC = b"PK\x03\x04"
 _DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
 
 
 def file_format_for(filename: str | None) -> str:
-    """'csv' or 'xlsx' from a client's file name; anything else is refused."""
-    suffix = Path(filename or "").suffix.lower().lstrip(".")
-    if suffix not in SUPPORTED_FORMATS:
-        raise InvalidUpload("Please upload a .csv or .xlsx file.")
+    """'csv', 'xlsx', 'gz' (a .csv.gz) or 'parquet' from a client's file name; anything else is
+    refused."""
+    name = (filename or "").strip().lower()
+    if name.endswith(".csv.gz"):
+        return "gz"
+    suffix = Path(name).suffix.lstrip(".")
+    if suffix not in SUPPORTED_FORMATS or suffix == "gz":
+        raise InvalidUpload(FORMATS_HINT)
     return suffix
 
 
@@ -68,8 +76,12 @@ def read_head(
         frame, complete = read_xlsx_table(path, limits, rows)
     elif file_format == "csv":
         frame, complete = read_csv_table(path, limits), True
+    elif file_format == "gz":
+        frame, complete = read_gzip_csv_table(path, limits), True
+    elif file_format == "parquet":
+        frame, complete = read_parquet_table(path, limits), True
     else:
-        raise InvalidUpload("Please upload a .csv or .xlsx file.")
+        raise InvalidUpload(FORMATS_HINT)
     if len(frame.columns) == 0:
         raise InvalidUpload("The file has no columns: it does not look like a table.")
     if len(frame) == 0:

@@ -131,7 +131,7 @@ def new_dataset_path(area: str, extension: str) -> str:
     """A fresh, server-chosen relative path like 'user/uploadToPredict/<uuid>.csv'."""
     if area not in DATASET_AREAS:
         raise StorageError(f"Unknown data set area {area!r}.")
-    if extension not in {"csv", "xlsx"}:
+    if extension not in {"csv", "xlsx", "gz", "parquet"}:
         raise StorageError(f"Unsupported extension {extension!r}.")
     (datasets_root() / area).mkdir(parents=True, exist_ok=True)
     return f"{area}/{uuid.uuid4().hex}.{extension}"

@@ -132,7 +132,9 @@ def document() -> dict[str, Any]:
                                         "file": {
                                             "type": "string",
                                             "format": "binary",
-                                            "description": "The customers (.csv or .xlsx)",
+                                            "description": (
+                                                "The customers (.csv, .csv.gz, .parquet, .xlsx)"
+                                            ),
                                         },
                                         "model": {
                                             "type": "string",

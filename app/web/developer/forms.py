@@ -8,6 +8,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.services.registry.deployment import REASON_MAX
+from app.web.shared.forms import UPLOAD_ACCEPT, UPLOAD_FORMATS
 
 
 class RetrainForm(FlaskForm):
@@ -17,8 +18,9 @@ class RetrainForm(FlaskForm):
         description="For example “Q3 churners”. The version number is given when it succeeds.",
     )
     file = FileField(
-        "Training data (.csv or .xlsx)",
+        f"Training data ({UPLOAD_FORMATS})",
         validators=[FileRequired("Please choose a file.")],
+        render_kw=UPLOAD_ACCEPT,
         description="The 16 feature columns, customerID and Churn (Yes/No).",
     )
 

@@ -17,6 +17,7 @@ from flask_login import current_user
 from app.services import accounts, charts, decisions, retraining
 from app.services.api import tokens as api_tokens
 from app.services.errors import DomainError
+from app.services.jobs import progress
 from app.services.monitoring import performance
 from app.services.registry import comparison, deployment, deployment_history
 from app.services.storage import datasets as dataset_records
@@ -30,7 +31,7 @@ from app.web.developer.forms import (
     TokenForm,
     WithdrawForm,
 )
-from app.web.responses import send_chart
+from app.web.responses import send_chart, send_status
 from app.web.shared.forms import field_for_error, requested_page
 from app.web.shared.models import register_model_views
 from app.web.shared.outcomes import register_outcome_views
@@ -118,6 +119,12 @@ def retrain_run(run_id: int):
     )
 
 
+@bp.get("/retrain/<int:run_id>/status")
+@role_required("developer")
+def retrain_run_status(run_id: int):
+    return send_status(progress.retrain_status(retraining.run_for(current_user, run_id)))
+
+
 # Comparing and deploying ------------------------------------------------------------------------
 
 HISTORY_ON_COMPARE = 8
@@ -133,6 +140,12 @@ def compare():
         confirm_form=ConfirmForm(),
         rollback_form=RollbackForm(),
     )
+
+
+@bp.get("/compare/status")
+@role_required("developer")
+def compare_status():
+    return send_status(progress.comparison_status(current_user.company_id))
 
 
 @bp.get("/compare/roc.png")

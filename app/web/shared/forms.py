@@ -11,6 +11,10 @@ from wtforms.validators import DataRequired, Length
 
 from app.services.errors import DomainError
 
+# The upload formats every upload field offers (`services.preprocessing.reading`).
+UPLOAD_FORMATS = ".csv, .csv.gz, .parquet or .xlsx"
+UPLOAD_ACCEPT = {"accept": ".csv,.gz,.parquet,.xlsx"}
+
 
 class PredictionForm(FlaskForm):
     name = StringField(
@@ -20,15 +24,17 @@ class PredictionForm(FlaskForm):
     )
     model_id = SelectField("Model", coerce=int, validators=[DataRequired("Please choose a model.")])
     file = FileField(
-        "Customer file (.csv or .xlsx)",
-        validators=[FileRequired("Please choose a .csv or .xlsx file.")],
+        f"Customer file ({UPLOAD_FORMATS})",
+        validators=[FileRequired(f"Please choose a {UPLOAD_FORMATS} file.")],
+        render_kw=UPLOAD_ACCEPT,
     )
 
 
 class OutcomesForm(FlaskForm):
     file = FileField(
-        "Outcome file (.csv or .xlsx)",
-        validators=[FileRequired("Please choose a .csv or .xlsx file.")],
+        f"Outcome file ({UPLOAD_FORMATS})",
+        validators=[FileRequired(f"Please choose a {UPLOAD_FORMATS} file.")],
+        render_kw=UPLOAD_ACCEPT,
         description="Two columns are needed: customerID and Churn (Yes or No). Rows whose Churn "
         "is still blank are skipped; a later file adds to earlier ones.",
     )

@@ -23,9 +23,10 @@ from flask_login import current_user
 from app.services import charts, registry
 from app.services import prediction as predictions
 from app.services.errors import DomainError
+from app.services.jobs import progress
 from app.services.training import ModelIntegrityError
 from app.web.access import role_required
-from app.web.responses import send_chart, send_customer_file
+from app.web.responses import send_chart, send_customer_file, send_status
 from app.web.shared.forms import (
     PredictionForm,
     field_for_error,
@@ -35,8 +36,8 @@ from app.web.shared.forms import (
 
 
 def register_prediction_views(bp: Blueprint, role: str) -> None:
-    """Add predict, history, result page, rows, call list, download and chart routes to `bp`
-    for `role`."""
+    """Add predict, history, result page, its status, rows, call list, download and chart
+    routes to `bp` for `role`."""
     guard = role_required(role)
 
     def url(endpoint: str, **values: Any) -> str:
@@ -88,6 +89,10 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
             campaign=campaign,
         )
 
+    def status(prediction_id: int):
+        prediction = predictions.prediction_for(current_user, prediction_id)
+        return send_status(progress.prediction_status(prediction))
+
     def rows(prediction_id: int):
         prediction = predictions.prediction_for(current_user, prediction_id)
         view = predictions.rows_view(prediction, request.args, requested_page(request.args))
@@ -114,6 +119,7 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
     bp.add_url_rule("/predict", "predict", guard(predict), methods=["GET", "POST"])
     bp.add_url_rule("/predictions", "predictions", guard(history))
     bp.add_url_rule("/predictions/<int:prediction_id>", "prediction", guard(show))
+    bp.add_url_rule("/predictions/<int:prediction_id>/status", "prediction_status", guard(status))
     bp.add_url_rule(
         "/predictions/<int:prediction_id>/download", "prediction_download", guard(download)
     )

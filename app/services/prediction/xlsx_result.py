@@ -1,0 +1,291 @@
+"""The `.xlsx` result, written one column at a time rather than one cell at a time.
+
+A workbook is a zip of a few XML parts; the sheet's XML is built here with Arrow's string
+kernels, a whole column of cells per call (numbers as `<c><v>…</v></c>`, text as inline strings,
+blanks left out), and the rows streamed into the zip batch by batch, so memory follows the batch
+and a 100,000-row result takes about a second instead of half a minute.
+
+Each cell keeps the type it came with: the upload's columns whose every cell was a number in the
+uploaded workbook are numbers again (a cell of such a column that is not a plain number stays
+text), every other upload cell is text as it was ("00123", "1E3"); the added columns are typed by
+their Arrow type. Text is XML-escaped, characters XML cannot hold are dropped, a cell is cut to
+what a spreadsheet holds, and text a spreadsheet would run as a formula is neutralised.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import numpy as np
+import pandas as pd
+
+from app.services.prediction.formulas import PLAIN_NUMBER, neutralise, neutralised_text
+from app.services.preprocessing.limits import SPREADSHEET_MAX_CELL_CHARS
+
+SHEET_NAME = "Predictions"
+BATCH_CELLS = 1_000_000  # cells built at once: bounds the memory of one batch
+COMPRESS_LEVEL = 1  # deflate level 1: about three times faster than 6, for a slightly larger file
+# Characters that XML 1.0 cannot hold (a C0 control other than tab, line feed and carriage
+# return; U+FFFE, U+FFFF): dropped, as a spreadsheet would not show them either.
+_ILLEGAL_XML = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+# Text that reads like Excel's escape of a character (_x0041_) is escaped itself, so it comes
+# back as written rather than as the character.
+_ESCAPE_LOOKALIKE = "_(x[0-9A-Fa-f]{4})_"
+_NEEDS_WORK = "[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x"
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.styles+xml"/>'
+    "</Types>"
+)
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/officeDocument" Target="xl/workbook.xml"/>'
+    "</Relationships>"
+)
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    f'<sheets><sheet name="{SHEET_NAME}" sheetId="1" r:id="rId1"/></sheets>'
+    "</workbook>"
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/styles" Target="styles.xml"/>'
+    "</Relationships>"
+)
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+_SHEET_START = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+)
+
+
+def column_letters(index: int) -> str:
+    """The spreadsheet name of the 0-based column `index`: A, …, Z, AA, …"""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def xml_text(array: Any) -> Any:
+    """Arrow text made safe inside `<t>`: cut to a spreadsheet cell, illegal characters dropped,
+    `&`, `<`, `>` and carriage returns escaped, escape look-alikes escaped. Each step runs only
+    on a column that needs it (one cheap test each), so the usual column costs a few scans."""
+    import pyarrow.compute as pc
+
+    if len(array) == 0:
+        return array
+    if pc.max(pc.utf8_length(array)).as_py() > SPREADSHEET_MAX_CELL_CHARS:
+        array = pc.utf8_slice_codeunits(array, 0, SPREADSHEET_MAX_CELL_CHARS)
+    if pc.any(pc.match_substring_regex(array, _NEEDS_WORK)).as_py():
+        if pc.any(pc.match_substring_regex(array, _ILLEGAL_XML)).as_py():
+            array = pc.replace_substring_regex(array, _ILLEGAL_XML, "")
+        if pc.any(pc.match_substring(array, "_x")).as_py():
+            array = pc.replace_substring_regex(array, _ESCAPE_LOOKALIKE, r"_x005F_\1_")
+        for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):
+            if pc.any(pc.match_substring(array, raw)).as_py():
+                array = pc.replace_substring(array, raw, escaped)
+    return array
+
+
+class XlsxResult:
+    """Streams a one-sheet workbook to `path`: a header row, then `write(chunk, added)` for each
+    chunk of the upload (a DataFrame of text) and its added columns (an Arrow record batch)."""
+
+    def __init__(
+        self,
+        path: Path,
+        columns: list[str],
+        added: list[str],
+        number_columns: Iterable[str],
+        rows: int | None = None,
+    ) -> None:
+        self.path = path
+        self.header = [*columns, *added]
+        numbers = set(number_columns)
+        self.numeric = [name in numbers for name in columns]
+        self.rows = rows
+        self.letters = [column_letters(i) for i in range(len(self.header))]
+        self.row = 0  # rows written so far, the header included
+
+    def __enter__(self) -> XlsxResult:
+        self._zip = zipfile.ZipFile(
+            self.path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+        )
+        self._sheet = self._zip.open("xl/worksheets/sheet1.xml", "w", force_zip64=True)
+        start = _SHEET_START
+        if self.rows is not None and self.header:
+            start += f'<dimension ref="A1:{self.letters[-1]}{self.rows + 1}"/>'
+        self._sheet.write((start + "<sheetData>").encode())
+        self._write_header()
+        return self
+
+    def _write_header(self) -> None:
+        cells = "".join(
+            f'<c r="{letter}1" t="inlineStr"><is><t xml:space="preserve">'
+            f"{_escape_one(neutralise(name))}</t></is></c>"
+            for letter, name in zip(self.letters, self.header, strict=True)
+        )
+        self._sheet.write(f'<row r="1">{cells}</row>'.encode())
+        self.row = 1
+
+    def write(self, chunk: pd.DataFrame, added: Any) -> None:
+        width = max(len(self.header), 1)
+        step = max(1, BATCH_CELLS // width)
+        for start in range(0, len(chunk), step):
+            stop = min(start + step, len(chunk))
+            self._write_rows(chunk.iloc[start:stop], added.slice(start, stop - start))
+
+    def _write_rows(self, chunk: pd.DataFrame, added: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        count = len(chunk)
+        numbers = np.arange(self.row + 1, self.row + 1 + count)
+        rownum = pc.cast(pa.array(numbers), pa.large_string())
+        cells = []
+        for i in range(chunk.shape[1]):
+            text = pa.array(chunk.iloc[:, i], type=pa.large_string(), from_pandas=True)
+            cells.append(self._upload_cells(i, rownum, text))
+        for j, column in enumerate(added.columns, start=chunk.shape[1]):
+            cells.append(self._added_cells(j, rownum, column))
+        rows = pc.binary_join_element_wise(
+            pa.scalar('<row r="', pa.large_string()),
+            rownum,
+            pa.scalar('">', pa.large_string()),
+            *cells,
+            pa.scalar("</row>", pa.large_string()),
+            pa.scalar("", pa.large_string()),
+        )
+        self._sheet.write(_joined_bytes(rows))
+        self.row += count
+
+    def _upload_cells(self, index: int, rownum: Any, text: Any) -> Any:
+        import pyarrow.compute as pc
+
+        text = text.fill_null("")
+        blank = pc.equal(pc.utf8_length(text), 0)
+        if not self.numeric[index]:
+            return self._text_or_blank(index, rownum, neutralised_text(text), blank)
+        trimmed = pc.utf8_trim_whitespace(text)
+        number = pc.match_substring_regex(trimmed, PLAIN_NUMBER)
+        if pc.any(number).as_py():  # a plain number too large for a double stays text
+            finite = _finite(pc.if_else(number, trimmed, "0"))
+            number = pc.and_(number, finite)
+        texts = self._text_or_blank(index, rownum, neutralised_text(text), blank)
+        return pc.if_else(number, self._number_cells(index, rownum, trimmed), texts)
+
+    def _added_cells(self, index: int, rownum: Any, column: Any) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            text = pc.cast(column, pa.large_string()).fill_null("")
+            blank = pc.equal(pc.utf8_length(text), 0)
+            return self._text_or_blank(index, rownum, neutralised_text(text), blank)
+        values = pc.cast(column, pa.float64())
+        usable = pc.is_finite(values).fill_null(False)
+        shown = pc.cast(column, pa.large_string())
+        cells = self._number_cells(index, rownum, shown.fill_null("0"))
+        return pc.if_else(usable, cells, pa.scalar("", pa.large_string()))
+
+    def _number_cells(self, index: int, rownum: Any, shown: Any) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return pc.binary_join_element_wise(
+            pa.scalar(f'<c r="{self.letters[index]}', pa.large_string()),
+            rownum,
+            pa.scalar('"><v>', pa.large_string()),
+            shown,
+            pa.scalar("</v></c>", pa.large_string()),
+            pa.scalar("", pa.large_string()),
+        )
+
+    def _text_or_blank(self, index: int, rownum: Any, text: Any, blank: Any) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        cells = pc.binary_join_element_wise(
+            pa.scalar(f'<c r="{self.letters[index]}', pa.large_string()),
+            rownum,
+            pa.scalar('" t="inlineStr"><is><t xml:space="preserve">', pa.large_string()),
+            xml_text(text),
+            pa.scalar("</t></is></c>", pa.large_string()),
+            pa.scalar("", pa.large_string()),
+        )
+        return pc.if_else(blank, pa.scalar("", pa.large_string()), cells)
+
+    def __exit__(self, *_: Any) -> None:
+        try:
+            self._sheet.write(b"</sheetData></worksheet>")
+            self._sheet.close()
+            for name, part in (
+                ("[Content_Types].xml", _CONTENT_TYPES),
+                ("_rels/.rels", _ROOT_RELS),
+                ("xl/workbook.xml", _WORKBOOK),
+                ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS),
+                ("xl/styles.xml", _STYLES),
+            ):
+                self._zip.writestr(name, part)
+        finally:
+            self._zip.close()
+
+
+def _escape_one(text: str) -> str:
+    text = text[:SPREADSHEET_MAX_CELL_CHARS]
+    text = re.sub(_ILLEGAL_XML, "", text)
+    text = re.sub(_ESCAPE_LOOKALIKE, r"_x005F_\1_", text)
+    return escape(text, {"\r": "&#13;"})
+
+
+def _finite(text: Any) -> Any:
+    """Which plain-number texts are finite doubles (1e999 is not)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.is_finite(pc.cast(text, pa.float64()))
+
+
+def _joined_bytes(rows: Any) -> memoryview:
+    """The concatenated values of a string array without nulls, as one buffer (no copy)."""
+    rows = rows.combine_chunks() if hasattr(rows, "combine_chunks") else rows
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
+    first, last = offsets[rows.offset], offsets[rows.offset + len(rows)]
+    return memoryview(rows.buffers()[2])[first:last]
