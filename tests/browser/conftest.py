@@ -25,8 +25,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
 from axe_playwright_python.sync_playwright import Axe
+from flask import Flask
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 from werkzeug.serving import make_server

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from app.extensions import db
 from app.schema import Developer
 from app.services import deployment
-
 from tests.browser.conftest import (
     SCREENSHOTS,
     accessibility_violations,
