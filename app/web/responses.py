@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Response, send_file
 
 from app.services.prediction import ResultFile
+from app.services.upload_templates import UploadTemplate
 
 
 def send_customer_file(result: ResultFile) -> Response:
@@ -32,4 +33,11 @@ def send_chart(path: Path) -> Response:
     response.cache_control.public = False
     response.cache_control.private = True
     response.cache_control.no_cache = True
+    return response
+
+
+def send_upload_template(template: UploadTemplate) -> Response:
+    """The CSV template of an upload form, as an attachment."""
+    response = Response(template.csv_bytes(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{template.download_name}"'
     return response

@@ -8,6 +8,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.services.deployment import REASON_MAX
+from app.services.upload_templates import accept_filter
 
 
 class RetrainForm(FlaskForm):
@@ -19,7 +20,8 @@ class RetrainForm(FlaskForm):
     file = FileField(
         "Training data (.csv or .xlsx)",
         validators=[FileRequired("Please choose a file.")],
-        description="The 16 feature columns, customerID and Churn (Yes/No).",
+        render_kw={"accept": accept_filter()},
+        description="The 16 feature columns, customerID and Churn (Yes/No), as listed below.",
     )
 
 

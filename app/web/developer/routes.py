@@ -23,6 +23,7 @@ from app.services import (
     deployment,
     deployment_history,
     retraining,
+    upload_templates,
 )
 from app.services import datasets as dataset_records
 from app.services.errors import DomainError
@@ -37,8 +38,13 @@ from app.web.developer.forms import (
     TokenForm,
     WithdrawForm,
 )
-from app.web.responses import send_chart
-from app.web.shared.forms import field_for_error, requested_page
+from app.web.responses import send_chart, send_upload_template
+from app.web.shared.forms import (
+    chosen_filename,
+    field_for_error,
+    name_the_refused_file,
+    requested_page,
+)
 from app.web.shared.models import register_model_views
 from app.web.shared.outcomes import register_outcome_views
 from app.web.shared.predictions import register_prediction_views
@@ -94,6 +100,7 @@ def reactivate_user(user_id: int):
 @role_required("developer")
 def retrain():
     form = RetrainForm()
+    filename = chosen_filename(request.files)
     status = 200
     if form.validate_on_submit():
         try:
@@ -102,6 +109,7 @@ def retrain():
             )
         except DomainError as error:
             field_for_error(form, error, "file")
+            name_the_refused_file(form, filename)
             status = 400
         else:
             flash(f"Retrain “{run.name}” is queued.", "success")
@@ -109,7 +117,19 @@ def retrain():
     elif form.is_submitted():
         status = 400
     runs = retraining.runs_for(current_user.company_id)
-    return render_template("developer/retrain.html", form=form, runs=runs), status
+    return render_template(
+        "developer/retrain.html",
+        form=form,
+        runs=runs,
+        template=upload_templates.upload_template("retrain"),
+        chosen_file=filename if form.errors else None,
+    ), status
+
+
+@bp.get("/retrain/template.csv")
+@role_required("developer")
+def retrain_template():
+    return send_upload_template(upload_templates.upload_template("retrain"))
 
 
 @bp.get("/retrain/<int:run_id>")

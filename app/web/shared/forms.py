@@ -10,6 +10,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.services.errors import DomainError
+from app.services.upload_templates import accept_filter
 
 
 class PredictionForm(FlaskForm):
@@ -22,6 +23,7 @@ class PredictionForm(FlaskForm):
     file = FileField(
         "Customer file (.csv or .xlsx)",
         validators=[FileRequired("Please choose a .csv or .xlsx file.")],
+        render_kw={"accept": accept_filter()},
     )
 
 
@@ -29,6 +31,7 @@ class OutcomesForm(FlaskForm):
     file = FileField(
         "Outcome file (.csv or .xlsx)",
         validators=[FileRequired("Please choose a .csv or .xlsx file.")],
+        render_kw={"accept": accept_filter()},
         description="Two columns are needed: customerID and Churn (Yes or No). Rows whose Churn "
         "is still blank are skipped; a later file adds to earlier ones.",
     )
@@ -63,3 +66,16 @@ def field_for_error(form: FlaskForm, error: DomainError, default: str | None = N
         form[name].errors = [*form[name].errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+def name_the_refused_file(form: FlaskForm, filename: str | None) -> None:
+    """Say which file a refusal is about: the browser forgets the chosen file after a post."""
+    field = form["file"]
+    if filename and field.errors:
+        field.errors = [f"“{filename}” was not used: {field.errors[0]}", *field.errors[1:]]
+
+
+def chosen_filename(files: Mapping[str, object]) -> str | None:
+    """The name of the file the form's file field carried, if any."""
+    upload = files.get("file")
+    return getattr(upload, "filename", None) or None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 
-from app.services import charts, decisions, environment, registry
+from app.services import charts, decisions, environment, model_choice, registry
 from app.web.access import role_required
 from app.web.responses import send_chart
 
@@ -20,9 +20,14 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
     guard = role_required(role)
 
     def models():
+        rows = registry.model_table(current_user)
+        options = model_choice.model_options(current_user)
         return render_template(
             "models/list.html",
-            rows=registry.model_table(current_user),
+            rows=rows,
+            users_see={o.model.id for o in options if o.users_see},
+            network_note=model_choice.shows_network_versions(options)
+            and model_choice.NETWORK_VERSIONS_NOTE,
             preparing=environment.models_being_prepared(current_user.company),
         )
 
