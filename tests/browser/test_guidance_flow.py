@@ -96,8 +96,10 @@ def test_template_refused_file_and_a_version_withdrawn_meanwhile(
     assert "file-error" in (file_input.get_attribute("aria-describedby") or "").split()
     assert page.evaluate("document.activeElement.name") == "file"
     assert page.input_value("input[name=name]") == "July customers"
-    assert page.locator("select[name=model_id] option:checked").inner_text().startswith(
-        "Random Forest"
+    assert (
+        page.locator("select[name=model_id] option:checked")
+        .inner_text()
+        .startswith("Random Forest")
     )
     screenshot("guidance_refused_file")
 
