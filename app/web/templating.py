@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Flask
 
-from app.services import catalog, decisions
+from app.services import catalog, chart_text, decisions
 
 
 def percent(value: float | None, digits: int = 1) -> str:
@@ -79,4 +79,5 @@ def register_globals(app: Flask) -> None:
         THRESHOLD=catalog.THRESHOLD,
         REASON_METHODS=decisions.METHOD_TEXT,
         REASON_BASELINES=decisions.BASELINE_TEXT,
+        chart_alt=chart_text,  # each chart's text alternative, stated in figures
     )

@@ -166,7 +166,9 @@ def compare():
 @role_required("developer")
 def compare_roc():
     models = [row.model for row in comparison.compare_models(current_user.company_id)]
-    return send_chart(charts.roc_comparison_png(models))
+    return send_chart(
+        charts.roc_comparison_png(models, narrow=request.args.get("size") == "narrow")
+    )
 
 
 @bp.get("/deployments")
@@ -242,7 +244,8 @@ def monitoring():
 @bp.get("/monitoring/realised.png")
 @role_required("developer")
 def monitoring_chart():
-    return send_chart(performance.realised_chart(current_user.company_id))
+    narrow = request.args.get("size") == "narrow"
+    return send_chart(performance.realised_chart(current_user.company_id, narrow))
 
 
 # Decision costs ---------------------------------------------------------------------------------

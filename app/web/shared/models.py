@@ -37,7 +37,10 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
         return render_template("models/detail.html", overview=overview, notes=notes)
 
     def importance_chart(model_id: int):
-        return send_chart(charts.feature_importance_png(registry.model_for(current_user, model_id)))
+        model = registry.model_for(current_user, model_id)
+        return send_chart(
+            charts.feature_importance_png(model, request.args.get("size") == "narrow")
+        )
 
     def calibration_chart(model_id: int):
         model = registry.model_for(current_user, model_id)
@@ -45,9 +48,9 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
 
     def roc_chart(model_id: int):
         overview = registry.model_overview(current_user, model_id)
-        return send_chart(
-            charts.roc_comparison_png([overview.model, *overview.compared_with], overview.model)
-        )
+        models = [overview.model, *overview.compared_with]
+        narrow = request.args.get("size") == "narrow"
+        return send_chart(charts.roc_comparison_png(models, overview.model, narrow))
 
     bp.add_url_rule("/models", "models", guard(models))
     bp.add_url_rule("/models/<int:model_id>", "model", guard(model))
