@@ -45,3 +45,20 @@ function labelScrollingTables() {
 }
 document.addEventListener("DOMContentLoaded", labelScrollingTables);
 window.addEventListener("resize", labelScrollingTables);
+
+// A button with data-copy="#id" copies that element's text (a company ID) and says so.
+document.addEventListener("DOMContentLoaded", function () {
+  if (!navigator.clipboard) { return; }
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var target = document.querySelector(button.getAttribute("data-copy"));
+      var done = button.parentElement.querySelector(".copy-done");
+      navigator.clipboard.writeText(target.textContent.trim()).then(function () {
+        if (done) { done.textContent = "Copied"; }
+      }, function () {
+        if (done) { done.textContent = "Select the ID and copy it yourself"; }
+      });
+    });
+  });
+});

@@ -38,7 +38,7 @@ from app.web.developer.forms import (
     TokenForm,
     WithdrawForm,
 )
-from app.web.responses import send_chart, send_upload_template
+from app.web.responses import send_chart, send_data_file, send_upload_template
 from app.web.shared.forms import (
     chosen_filename,
     field_for_error,
@@ -282,9 +282,25 @@ def costs():
 @bp.get("/datasets")
 @role_required("developer")
 def datasets():
-    page_number = requested_page(request.args)
-    page, rows = dataset_records.datasets_page(current_user.company_id, page_number)
-    return render_template("developer/datasets.html", page=page, rows=rows)
+    company_id = current_user.company_id
+    kind = request.args.get("kind") or None
+    kind = kind if kind in dataset_records.KIND_LABELS else None
+    page, rows = dataset_records.datasets_page(company_id, requested_page(request.args), kind=kind)
+    return render_template(
+        "developer/datasets.html",
+        page=page,
+        rows=rows,
+        kind=kind,
+        kinds=dataset_records.kind_counts(company_id),
+        steps=dataset_records.lineage_steps(company_id),
+    )
+
+
+@bp.get("/datasets/<int:dataset_id>/download")
+@role_required("developer")
+def dataset_download(dataset_id: int):
+    dataset = dataset_records.company_dataset(current_user.company_id, dataset_id)
+    return send_data_file(dataset.path, dataset_records.download_name(dataset))
 
 
 # API tokens ---------------------------------------------------------------------------------------
