@@ -274,3 +274,19 @@ def test_a_users_model_filter_offers_deployed_models_and_those_they_used_only(wo
     assert used_then_withdrawn.id in offered
     assert {m.id for m in registry.models_for(user)} <= offered
     assert undeployed.id in {i for i, _ in predictions.history_choices(developer)["models"]}
+
+
+# The developer's own runs ------------------------------------------------------------------
+
+
+def test_the_developer_can_list_only_their_own_predictions(world):
+    own = sorted(spec.name for spec in SPECS if spec.owner == "developer")
+    assert sorted(listed(world, "developer", user="me")) == own
+    filters = predictions.HistoryFilters.from_args({"user": "me"}, world["accounts"]["developer"])
+    assert filters.as_args() == {"user": "me"}
+
+
+def test_a_user_cannot_use_the_own_runs_filter_to_see_others(world):
+    assert sorted(listed(world, "user", user="me")) == sorted(
+        spec.name for spec in SPECS if spec.owner == "user"
+    )

@@ -18,7 +18,6 @@ from app.services import deployment, registry
 from app.services import prediction as predictions
 from app.web.templating import duration, when_exact
 from tests import factories
-from tests.test_history import SPECS, listed, world  # noqa: F401 (the fixture)
 
 
 @pytest.fixture(autouse=True)
@@ -31,20 +30,7 @@ def fresh_login_per_request(app):
     request_started.disconnect(forget, app)
 
 
-# History -------------------------------------------------------------------------------------------
-
-
-def test_the_developer_can_list_only_their_own_predictions(world):
-    own = sorted(spec.name for spec in SPECS if spec.owner == "developer")
-    assert sorted(listed(world, "developer", user="me")) == own
-    filters = predictions.HistoryFilters.from_args({"user": "me"}, world["accounts"]["developer"])
-    assert filters.as_args() == {"user": "me"}
-
-
-def test_a_user_cannot_use_the_own_runs_filter_to_see_others(world):
-    assert sorted(listed(world, "user", user="me")) == sorted(
-        spec.name for spec in SPECS if spec.owner == "user"
-    )
+# History -----------------------------------------------------------------------------------------
 
 
 def test_history_searches_the_prediction_name_in_any_case(app, developer):
@@ -91,7 +77,7 @@ def test_history_shows_the_churn_rate_and_one_call_to_action_when_empty(
     assert "Churn rate" in page and ">30.0%<" in page
 
 
-# Data sets -----------------------------------------------------------------------------------------
+# Data sets ---------------------------------------------------------------------------------------
 
 
 def test_datasets_filter_by_kind_and_count_each_kind(app, developer_client, developer):
@@ -144,7 +130,7 @@ def test_the_lineage_drawing_shows_which_upload_fed_each_combined_set(app, devel
     assert drawing.index(f"#{upload.id}") < drawing.index(f"#{combined.id}")
 
 
-# Users, deployments, copy ----------------------------------------------------------------------------
+# Users, deployments, copy ------------------------------------------------------------------------
 
 
 def test_the_users_page_shows_each_users_last_login(app, developer_client, developer, user):
