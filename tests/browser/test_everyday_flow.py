@@ -14,7 +14,14 @@ from app.extensions import db
 from app.schema import Company, Developer
 from app.services import registry
 from tests import factories
-from tests.browser.conftest import assert_accessible, log_in, make_developer, make_user, new_page
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    assert_accessible,
+    log_in,
+    make_developer,
+    make_user,
+    new_page,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -106,6 +113,7 @@ def test_on_a_phone_the_menu_opens_and_the_skip_link_leads_past_it(live_server, 
         assert nav.is_visible()
         assert phone.get_attribute("button.nav-toggle", "aria-expanded") == "true"
         assert nav.locator("a", has_text="Predict").is_visible()
+        phone.screenshot(path=str(SCREENSHOTS / "phone_menu_open.png"))
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390
 
         phone.goto(f"{live_server.url}/developer/predictions")
