@@ -237,7 +237,7 @@ def test_the_history_page_runs_the_same_queries_for_5_or_30_rows(any_db_app):
     finally:
         request_started.disconnect(forget_login, app)
 
-    assert text_5.count("run-") == 5 and text_30.count("run-") == 30
+    assert text_5.count(">run-") == 5 and text_30.count(">run-") == 30
     assert len(with_30) == len(with_5), "\n".join(with_30)
 
 

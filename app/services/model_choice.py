@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.extensions import db
-from app.schema import Developer, Model, User, WorkStatus
+from app.schema import MAX_ID, Developer, Model, User, WorkStatus
 from app.services import registry
 
 NETWORK_KIND = "neural_network"
@@ -83,7 +83,7 @@ def shows_network_versions(options: list[ModelOption]) -> bool:
 def withdrawn_version(account: Developer | User, model_id: int | None) -> Model | None:
     """The company's retrained version `model_id` when it exists but `account` may no longer
     use it (the developer withdrew it since the form was shown); None otherwise."""
-    if model_id is None:
+    if model_id is None or not 1 <= model_id <= MAX_ID:
         return None
     model = db.session.scalars(
         select(Model).filter_by(id=model_id, company_id=account.company_id, is_default=False)
