@@ -67,6 +67,7 @@ NARROW = (3.6, 3.4)
 NARROW_AXES_HEIGHT = 2.4  # inches; a phone variant with its legend under the axes grows below
 NARROW_DPI = 2 * DPI
 FONT_SIZE = 10  # points; the legend never goes below it on a phone
+LEGEND_SIZE = 9  # points, at desktop size (matplotlib's "small" is 8.3)
 # Fixed margins (fractions of the figure) instead of tight_layout, constrained layout or
 # bbox_inches="tight": measuring every text box to fit them costs more than drawing the chart, and
 # the prediction service renders its charts while scoring.

@@ -98,7 +98,7 @@ def _png(
 
 def _legend(axes: Axes, narrow: bool, loc: str, handles: list[Any] | None = None) -> None:
     """The legend: inside the axes at desktop size; under them, one entry a line, on a phone."""
-    options: dict[str, Any] = {"loc": loc, "fontsize": "small"}
+    options: dict[str, Any] = {"loc": loc, "fontsize": look.LEGEND_SIZE}
     if narrow:
         options = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.21), "frameon": False}
         options["fontsize"] = look.FONT_SIZE
@@ -327,7 +327,7 @@ def profit_curve_png(prediction: Prediction, narrow: bool = False) -> Path:
         axes.grid(alpha=0.3)
         axes.legend(
             loc="lower left" if best_gain > 0 else "upper right",
-            fontsize=look.FONT_SIZE if narrow else "small",
+            fontsize=look.FONT_SIZE if narrow else look.LEGEND_SIZE,
         )
 
     key = [prediction.id, prediction.result_path, contacted, gain, best]
