@@ -76,3 +76,10 @@ def test_production_cookies_are_secure_httponly_and_samesite_lax(monkeypatch):
         assert app.config[f"{prefix}_SECURE"] is True
         assert app.config[f"{prefix}_HTTPONLY"] is True
         assert app.config[f"{prefix}_SAMESITE"] == "Lax"
+
+
+def test_the_site_icon_answers_at_the_root(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype == "image/vnd.microsoft.icon"
+    assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file's header

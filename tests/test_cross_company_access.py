@@ -129,6 +129,7 @@ def world(tmp_path_factory, migrated_sqlite_template, small_original, default_mo
             "run_id": [retrained.id],
             "user_id": [user_a.id],
             "token_id": [token.id],
+            "dataset_id": [by_user.input_dataset_id, retrained.training_dataset_id],
         }
         yield World(app, developer_a, user_a, developer_b, user_b, values)
         jobs.wait_for_idle(app)

@@ -162,7 +162,7 @@ def test_pages_are_newest_first_and_cover_every_row_once(world):
     pages = [listed(world, "developer", page=n) for n in (1, 2, 3)]
     assert [len(p) for p in pages] == [3, 3, 2]
     assert [name for page in pages for name in page] == everything
-    assert listed(world, "developer", page=4) == []
+    assert listed(world, "developer", page=4) == pages[-1]  # past the end: the last page
     account = world["accounts"]["developer"]
     page = predictions.prediction_history(account, predictions.HistoryFilters(), 1)
     assert (page.total, page.pages) == (len(SPECS), 3)
@@ -231,7 +231,7 @@ def test_the_history_page_runs_the_same_queries_for_5_or_30_rows(any_db_app):
         add(5, 30)
         text_30, with_30 = render()
 
-    assert text_5.count("run-") == 5 and text_30.count("run-") == 30
+    assert text_5.count(">run-") == 5 and text_30.count(">run-") == 30
     assert len(with_30) == len(with_5), "\n".join(with_30)
 
 
@@ -268,3 +268,19 @@ def test_a_users_model_filter_offers_deployed_models_and_those_they_used_only(wo
     assert used_then_withdrawn.id in offered
     assert {m.id for m in registry.models_for(user)} <= offered
     assert undeployed.id in {i for i, _ in predictions.history_choices(developer)["models"]}
+
+
+# The developer's own runs ------------------------------------------------------------------
+
+
+def test_the_developer_can_list_only_their_own_predictions(world):
+    own = sorted(spec.name for spec in SPECS if spec.owner == "developer")
+    assert sorted(listed(world, "developer", user="me")) == own
+    filters = predictions.HistoryFilters.from_args({"user": "me"}, world["accounts"]["developer"])
+    assert filters.as_args() == {"user": "me"}
+
+
+def test_a_user_cannot_use_the_own_runs_filter_to_see_others(world):
+    assert sorted(listed(world, "user", user="me")) == sorted(
+        spec.name for spec in SPECS if spec.owner == "user"
+    )

@@ -322,3 +322,18 @@ def test_an_approved_developer_cannot_be_rejected_with_the_old_link(smtp_app, ma
     response = client.post(approve_path, data={"reject": "Reject"})
     assert b"already approved" in response.data
     assert db.session.scalars(db.select(Developer)).one().approved_at is not None
+
+
+def test_the_approval_email_offers_reject_and_the_page_after_approving_says_it_is_done(
+    smtp_app, mail_server
+):
+    client = smtp_app.test_client()
+    company_id = register_company(client)
+    sign_up(client, "developer", company_id, "dev@acme.example", name="Dana Dev")
+    approval = body_of(mail_server.last_to("owner@acme.example"))
+    assert '"Approve"' in approval and '"Reject"' in approval
+    approve_path = link_path(mail_server.last_to("owner@acme.example"), "/auth/approve/")
+    assert b"stays" in client.get(approve_path).data  # before: the account stays locked
+    client.post(approve_path)
+    after = client.get(approve_path).get_data(as_text=True)
+    assert "Dana Dev is approved" in after and "stays" not in after and "locked" not in after

@@ -73,11 +73,15 @@ def send_developer_approval_request(
 {developer_name} <{developer_email}> has signed up as the developer of {company_name}
 (Company ID: {public_id}) on Churn Buster.
 
-The developer can retrain models and deploy them to everyone in your company. If you know this
-person and want them to be your company's developer, open this link and press "Approve":
+The developer can retrain models and deploy them to everyone in your company. Open this link
+to decide:
 {approve_url}
 
-If you do not recognise this request, do nothing: the account stays locked.
+- If you know this person and want them to be your company's developer, press "Approve".
+- If you do not recognise them, press "Reject": their account is removed, and your real
+  developer can sign up with the Company ID.
+
+Until you decide, the account stays locked.
 """
     _deliver(f"Approve {developer_name} as developer of {company_name}", to, body)
 

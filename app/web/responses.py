@@ -7,7 +7,9 @@ from typing import Any
 
 from flask import Response, jsonify, send_file
 
+from app.services import storage
 from app.services.prediction import ResultFile
+from app.services.preprocessing.upload_templates import UploadTemplate
 
 
 def send_customer_file(result: ResultFile) -> Response:
@@ -41,3 +43,26 @@ def send_status(answer: dict[str, Any]) -> Response:
     response = jsonify(answer)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def send_upload_template(template: UploadTemplate) -> Response:
+    """The CSV template of an upload form, as an attachment."""
+    response = Response(template.csv_bytes(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{template.download_name}"'
+    return response
+
+
+def send_data_file(relative: str, download_name: str) -> Response:
+    """A stored data set (customer data) as an attachment that no cache keeps."""
+    mimetypes = {"csv": "text/csv", "xlsx": XLSX}
+    response = send_file(
+        storage.dataset_file(relative),
+        mimetype=mimetypes.get(relative.rsplit(".", 1)[-1], "application/octet-stream"),
+        as_attachment=True,
+        download_name=download_name,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Flask
 
-from app.services import catalog, decisions
+from app.services import catalog, chart_text, decisions
 
 
 def percent(value: float | None, digits: int = 1) -> str:
@@ -34,11 +34,32 @@ def when(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M")
 
 
+def when_exact(value: datetime | None) -> str:
+    """To the second, with the time zone: times are stored in UTC."""
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """How long from `start` to `end`, for a person: "45 s", "3 min 12 s", "1 h 05 min"."""
+    if start is None or end is None:
+        return "—"
+    seconds = max(0, round((end - start).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(percent)
     app.add_template_filter(metric)
     app.add_template_filter(thousands)
     app.add_template_filter(when)
+    app.add_template_filter(when_exact)
+    app.add_template_global(duration)
     app.add_template_filter(money)
     app.add_template_filter(signed_money)
     register_globals(app)
@@ -79,4 +100,5 @@ def register_globals(app: Flask) -> None:
         THRESHOLD=catalog.THRESHOLD,
         REASON_METHODS=decisions.METHOD_TEXT,
         REASON_BASELINES=decisions.BASELINE_TEXT,
+        chart_alt=chart_text,  # each chart's text alternative, stated in figures
     )

@@ -9,7 +9,7 @@ import io
 import pandas as pd
 import pytest
 
-from tests.browser.conftest import log_in, make_developer
+from tests.browser.conftest import choose_model, log_in, make_developer
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +48,7 @@ def test_a_developer_walks_a_prediction_to_its_call_list(live_server, page, cust
 
     page.click("nav >> text=Predict")
     page.fill("input[name=name]", "April customers")
-    page.select_option("select[name=model_id]", label="Logistic Regression")
+    choose_model(page, "Logistic Regression")
     page.set_input_files("input[name=file]", str(path))
     page.click("main button[type=submit]")
     page.wait_for_url("**/developer/predictions/*")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests import factories
-from tests.browser.conftest import log_in, make_developer, make_user
+from tests.browser.conftest import choose_model, log_in, make_developer, make_user, model_labels
 
 pytestmark = pytest.mark.browser
 
@@ -43,9 +43,9 @@ def test_a_user_predicts_downloads_is_refused_a_bad_file_and_finds_it_in_history
     page.click("nav >> text=Predict")
     page.wait_for_url("**/user/predict")
     page.fill("input[name=name]", "March customers")
-    options = page.locator("select[name=model_id] option").all_inner_texts()
+    options = model_labels(page)
     assert "Random Forest" in options and "Neural Network" in options
-    page.select_option("select[name=model_id]", label="Random Forest")
+    choose_model(page, "Random Forest")
     page.set_input_files("input[name=file]", str(good))
     page.click("main button[type=submit]")
 

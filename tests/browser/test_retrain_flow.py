@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.browser.conftest import log_in, make_developer, make_user
+from tests.browser.conftest import choose_model, log_in, make_developer, make_user, model_labels
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,7 @@ def retrain_file(tmp_path, small_original):
 
 
 def model_options(page) -> list[str]:
-    options = page.locator("select[name=model_id] option").all_inner_texts()
+    options = model_labels(page)
     assert "Neural Network" in options, options  # the Predict page, not some other page
     return options
 
@@ -101,4 +101,4 @@ def test_a_developer_retrains_compares_and_deploys_and_a_user_can_then_use_it(
 
     other_page.reload()
     assert NEW_VERSION in model_options(other_page)
-    other_page.select_option("select[name=model_id]", label=NEW_VERSION)
+    choose_model(other_page, NEW_VERSION)

@@ -103,8 +103,9 @@ def realised_performance(company_id: int) -> list[ModelSeries]:
     )
 
 
-def realised_chart(company_id: int) -> Path:
-    """The chart of realised AUC over time, per model, beside its held-out AUC."""
+def realised_chart(company_id: int, narrow: bool = False) -> Path:
+    """The chart of realised AUC over time, per model, beside its held-out AUC (`narrow`: its
+    phone variant)."""
     lines = [
         charts.RealisedSeries(
             label=s.model.label,
@@ -113,7 +114,7 @@ def realised_chart(company_id: int) -> Path:
         )
         for s in realised_performance(company_id)
     ]
-    return charts.realised_auc_png(lines)
+    return charts.realised_auc_png(lines, narrow)
 
 
 def recent_drifting(company_id: int, limit: int = 10) -> list[Prediction]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
@@ -44,9 +44,15 @@ def prediction_for(account: Account, prediction_id: int) -> Prediction:
     return prediction
 
 
+SEARCH_MAX = 200
+MINE = "me"  # the `user` filter's value for the developer's own predictions
+
+
 @dataclass
 class HistoryFilters:
     user: int | None = None
+    mine: bool = False  # the developer's own predictions only
+    name: str = ""  # a part of the prediction's name, any case
     model: int | None = None
     date_from: date | None = None
     date_to: date | None = None
@@ -56,8 +62,11 @@ class HistoryFilters:
     def from_args(cls, args: Mapping[str, str], account: Account) -> HistoryFilters:
         """Read the query string; a bad value becomes a message, never an error page."""
         filters = cls()
-        if account.role == "developer":
+        if account.role == "developer" and args.get("user") == MINE:
+            filters.mine = True
+        elif account.role == "developer":
             filters.user = _int_arg(args.get("user"), "user", filters.errors)
+        filters.name = " ".join((args.get("q") or "").split())[:SEARCH_MAX]
         filters.model = _int_arg(args.get("model"), "model", filters.errors)
         filters.date_from = _date_arg(args.get("date_from"), "From", filters.errors)
         filters.date_to = _date_arg(args.get("date_to"), "To", filters.errors)
@@ -68,7 +77,8 @@ class HistoryFilters:
     def as_args(self) -> dict[str, str]:
         """The filters as query-string values, for links that keep them."""
         values = {
-            "user": self.user,
+            "q": self.name or None,
+            "user": MINE if self.mine else self.user,
             "model": self.model,
             "date_from": self.date_from.isoformat() if self.date_from else None,
             "date_to": self.date_to.isoformat() if self.date_to else None,
@@ -104,6 +114,11 @@ def prediction_history(account: Account, filters: HistoryFilters, page: int = 1)
     statement = _visible(account)
     if filters.user is not None and account.role == "developer":
         statement = statement.where(Prediction.user_id == filters.user)
+    if filters.mine and account.role == "developer":
+        statement = statement.where(Prediction.developer_id == account.id)
+    if filters.name:
+        name = func.lower(Prediction.name)
+        statement = statement.where(name.contains(filters.name.lower(), autoescape=True))
     if filters.model is not None:
         statement = statement.where(Prediction.model_id == filters.model)
     if filters.date_from:
@@ -118,13 +133,11 @@ def prediction_history(account: Account, filters: HistoryFilters, page: int = 1)
         joinedload(Prediction.developer),
         joinedload(Prediction.input_dataset),
     )
-    return db.paginate(
-        statement,
-        page=max(page, 1),
-        per_page=current_app.config["HISTORY_PAGE_SIZE"],
-        error_out=False,
-        count=True,
-    )
+    per_page = current_app.config["HISTORY_PAGE_SIZE"]
+    found = db.paginate(statement, page=max(page, 1), per_page=per_page, error_out=False)
+    if found.total and found.page > found.pages:  # past the end (an old link): the last page
+        found = db.paginate(statement, page=found.pages, per_page=per_page, error_out=False)
+    return found
 
 
 def history_choices(account: Account) -> dict[str, list[tuple[int, str]]]:

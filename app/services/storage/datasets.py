@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.schema import Dataset, Developer, Model, User, WorkStatus
 from app.services import storage
+from app.services.errors import NotFound
 
 KIND_LABELS = {
     "original": "Original",
@@ -90,14 +91,16 @@ class DatasetRow:
     used_by: list[str]  # labels of the registered versions trained on it
 
 
-def datasets_page(company_id: int, page: int, per_page: int | None = None):
-    """One page of the company's data sets, newest first, each combined one with its lineage."""
-    pagination = db.paginate(
-        select(Dataset).filter_by(company_id=company_id).order_by(Dataset.id.desc()),
-        page=page,
-        per_page=per_page or current_app.config["HISTORY_PAGE_SIZE"],
-        error_out=False,
-    )
+def datasets_page(company_id: int, page: int, per_page: int | None = None, kind: str | None = None):
+    """One page of the company's data sets, newest first (of `kind` when given, a key of
+    KIND_LABELS), each combined one with its lineage; a page past the end shows the last."""
+    statement = select(Dataset).filter_by(company_id=company_id).order_by(Dataset.id.desc())
+    if kind in KIND_LABELS:
+        statement = statement.filter_by(kind=kind)
+    per_page = per_page or current_app.config["HISTORY_PAGE_SIZE"]
+    pagination = db.paginate(statement, page=page, per_page=per_page, error_out=False)
+    if pagination.total and pagination.page > pagination.pages:
+        pagination = db.paginate(statement, page=pagination.pages, per_page=per_page)
     ids = [dataset.id for dataset in pagination.items]
     used: dict[int, list[str]] = {}
     for model in db.session.scalars(
@@ -115,3 +118,54 @@ def datasets_page(company_id: int, page: int, per_page: int | None = None):
         for dataset in pagination.items
     ]
     return pagination, rows
+
+
+class DatasetNotFound(NotFound):
+    """No such data set in the viewer's company."""
+
+
+def company_dataset(company_id: int, dataset_id: int) -> Dataset:
+    """A data set of the company whose file is still stored (else DatasetNotFound: never
+    another company's)."""
+    dataset = db.session.get(Dataset, dataset_id)
+    if dataset is None or dataset.company_id != company_id:
+        raise DatasetNotFound("There is no such data set in your company.")
+    if not storage.dataset_file(dataset.path).is_file():
+        raise DatasetNotFound("This data set's file is no longer stored.")
+    return dataset
+
+
+def download_name(dataset: Dataset) -> str:
+    """The name a download of `dataset` is saved under: the uploaded name, else its own."""
+    stem = (dataset.original_filename or dataset.name).rsplit(".", 1)[0] or f"dataset-{dataset.id}"
+    safe = "".join(c if c.isalnum() or c in " -_." else "_" for c in stem).strip() or "dataset"
+    return f"{safe}.{dataset.file_format}"
+
+
+def kind_counts(company_id: int) -> list[tuple[str, str, int]]:
+    """(kind, label, how many) of each kind the company has, in KIND_LABELS' order."""
+    counts = dict(
+        db.session.execute(
+            select(Dataset.kind, func.count(Dataset.id))
+            .where(Dataset.company_id == company_id)
+            .group_by(Dataset.kind)
+        ).all()
+    )
+    return [(kind, label, counts[kind]) for kind, label in KIND_LABELS.items() if kind in counts]
+
+
+@dataclass
+class LineageStep:
+    """One combination: `base` plus `upload` gave `combined`."""
+
+    base: Dataset | None
+    upload: Dataset | None
+    combined: Dataset
+
+
+def lineage_steps(company_id: int) -> list[LineageStep]:
+    """Every combined data set of the company, oldest first, with the two it came from."""
+    combined = db.session.scalars(
+        select(Dataset).filter_by(company_id=company_id, kind="combined").order_by(Dataset.id)
+    )
+    return [LineageStep(d.base_dataset, d.upload_dataset, d) for d in combined]

@@ -19,6 +19,7 @@ from app.services.api import tokens as api_tokens
 from app.services.errors import DomainError
 from app.services.jobs import progress
 from app.services.monitoring import performance
+from app.services.preprocessing import upload_templates
 from app.services.registry import comparison, deployment, deployment_history
 from app.services.storage import datasets as dataset_records
 from app.web.access import role_required
@@ -31,8 +32,13 @@ from app.web.developer.forms import (
     TokenForm,
     WithdrawForm,
 )
-from app.web.responses import send_chart, send_status
-from app.web.shared.forms import field_for_error, requested_page
+from app.web.responses import send_chart, send_data_file, send_status, send_upload_template
+from app.web.shared.forms import (
+    chosen_filename,
+    field_for_error,
+    name_the_refused_file,
+    requested_page,
+)
 from app.web.shared.models import register_model_views
 from app.web.shared.outcomes import register_outcome_views
 from app.web.shared.predictions import register_prediction_views
@@ -88,6 +94,7 @@ def reactivate_user(user_id: int):
 @role_required("developer")
 def retrain():
     form = RetrainForm()
+    filename = chosen_filename(request.files)
     status = 200
     if form.validate_on_submit():
         try:
@@ -96,6 +103,7 @@ def retrain():
             )
         except DomainError as error:
             field_for_error(form, error, "file")
+            name_the_refused_file(form, filename)
             status = 400
         else:
             flash(f"Retrain “{run.name}” is queued.", "success")
@@ -103,7 +111,19 @@ def retrain():
     elif form.is_submitted():
         status = 400
     runs = retraining.runs_for(current_user.company_id)
-    return render_template("developer/retrain.html", form=form, runs=runs), status
+    return render_template(
+        "developer/retrain.html",
+        form=form,
+        runs=runs,
+        template=upload_templates.upload_template("retrain"),
+        chosen_file=filename if form.errors else None,
+    ), status
+
+
+@bp.get("/retrain/template.csv")
+@role_required("developer")
+def retrain_template():
+    return send_upload_template(upload_templates.upload_template("retrain"))
 
 
 @bp.get("/retrain/<int:run_id>")
@@ -152,7 +172,9 @@ def compare_status():
 @role_required("developer")
 def compare_roc():
     models = [row.model for row in comparison.compare_models(current_user.company_id)]
-    return send_chart(charts.roc_comparison_png(models))
+    return send_chart(
+        charts.roc_comparison_png(models, narrow=request.args.get("size") == "narrow")
+    )
 
 
 @bp.get("/deployments")
@@ -228,7 +250,8 @@ def monitoring():
 @bp.get("/monitoring/realised.png")
 @role_required("developer")
 def monitoring_chart():
-    return send_chart(performance.realised_chart(current_user.company_id))
+    narrow = request.args.get("size") == "narrow"
+    return send_chart(performance.realised_chart(current_user.company_id, narrow))
 
 
 # Decision costs ---------------------------------------------------------------------------------
@@ -265,9 +288,25 @@ def costs():
 @bp.get("/datasets")
 @role_required("developer")
 def datasets():
-    page_number = requested_page(request.args)
-    page, rows = dataset_records.datasets_page(current_user.company_id, page_number)
-    return render_template("developer/datasets.html", page=page, rows=rows)
+    company_id = current_user.company_id
+    kind = request.args.get("kind") or None
+    kind = kind if kind in dataset_records.KIND_LABELS else None
+    page, rows = dataset_records.datasets_page(company_id, requested_page(request.args), kind=kind)
+    return render_template(
+        "developer/datasets.html",
+        page=page,
+        rows=rows,
+        kind=kind,
+        kinds=dataset_records.kind_counts(company_id),
+        steps=dataset_records.lineage_steps(company_id),
+    )
+
+
+@bp.get("/datasets/<int:dataset_id>/download")
+@role_required("developer")
+def dataset_download(dataset_id: int):
+    dataset = dataset_records.company_dataset(current_user.company_id, dataset_id)
+    return send_data_file(dataset.path, dataset_records.download_name(dataset))
 
 
 # API tokens ---------------------------------------------------------------------------------------

@@ -69,3 +69,16 @@ def field_for_error(form: FlaskForm, error: DomainError, default: str | None = N
         form[name].errors = [*form[name].errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+def name_the_refused_file(form: FlaskForm, filename: str | None) -> None:
+    """Say which file a refusal is about: the browser forgets the chosen file after a post."""
+    field = form["file"]
+    if filename and field.errors:
+        field.errors = [f"“{filename}” was not used: {field.errors[0]}", *field.errors[1:]]
+
+
+def chosen_filename(files: Mapping[str, object]) -> str | None:
+    """The name of the file the form's file field carried, if any."""
+    upload = files.get("file")
+    return getattr(upload, "filename", None) or None

@@ -11,6 +11,7 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from app.services import charts, decisions, environment, registry
+from app.services.registry import model_choice
 from app.web.access import role_required
 from app.web.responses import send_chart
 
@@ -20,9 +21,14 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
     guard = role_required(role)
 
     def models():
+        rows = registry.model_table(current_user)
+        options = model_choice.model_options(current_user)
         return render_template(
             "models/list.html",
-            rows=registry.model_table(current_user),
+            rows=rows,
+            users_see={o.model.id for o in options if o.users_see},
+            network_note=model_choice.shows_network_versions(options)
+            and model_choice.NETWORK_VERSIONS_NOTE,
             preparing=environment.models_being_prepared(current_user.company),
         )
 
@@ -32,7 +38,10 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
         return render_template("models/detail.html", overview=overview, notes=notes)
 
     def importance_chart(model_id: int):
-        return send_chart(charts.feature_importance_png(registry.model_for(current_user, model_id)))
+        model = registry.model_for(current_user, model_id)
+        return send_chart(
+            charts.feature_importance_png(model, request.args.get("size") == "narrow")
+        )
 
     def calibration_chart(model_id: int):
         model = registry.model_for(current_user, model_id)
@@ -40,9 +49,9 @@ def register_model_views(bp: Blueprint, role: str, with_roc: bool = False) -> No
 
     def roc_chart(model_id: int):
         overview = registry.model_overview(current_user, model_id)
-        return send_chart(
-            charts.roc_comparison_png([overview.model, *overview.compared_with], overview.model)
-        )
+        models = [overview.model, *overview.compared_with]
+        narrow = request.args.get("size") == "narrow"
+        return send_chart(charts.roc_comparison_png(models, overview.model, narrow))
 
     bp.add_url_rule("/models", "models", guard(models))
     bp.add_url_rule("/models/<int:model_id>", "model", guard(model))

@@ -24,15 +24,21 @@ from app.services import charts, registry
 from app.services import prediction as predictions
 from app.services.errors import DomainError
 from app.services.jobs import progress
+from app.services.preprocessing import upload_templates
+from app.services.registry import model_choice
 from app.services.training import ModelIntegrityError
 from app.web.access import role_required
-from app.web.responses import send_chart, send_customer_file, send_status
+from app.web.responses import send_chart, send_customer_file, send_status, send_upload_template
 from app.web.shared.forms import (
     PredictionForm,
+    chosen_filename,
     field_for_error,
+    name_the_refused_file,
     requested_limit,
     requested_page,
 )
+
+WITHDRAWN = "This version was withdrawn by your developer; choose another."
 
 
 def register_prediction_views(bp: Blueprint, role: str) -> None:
@@ -45,9 +51,14 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
 
     def predict():
         form = PredictionForm()
-        form.model_id.choices = [(m.id, m.label) for m in registry.models_for(current_user)]
+        options = model_choice.model_options(current_user)
+        form.model_id.choices = [(o.model.id, o.text) for o in options]
         limit_mb = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-        form.file.description = f"Up to {limit_mb} MB."
+        form.file.description = f"Up to {limit_mb} MB. Start from the template below if unsure."
+        recommended = next((o.model.id for o in options if o.recommended), None)
+        if not form.is_submitted() and recommended is not None:
+            form.model_id.data = recommended
+        filename = chosen_filename(request.files)
         status = 200
         if form.validate_on_submit():
             try:
@@ -57,12 +68,27 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
             except DomainError as error:
                 model_error = isinstance(error, (registry.ModelNotAvailable, ModelIntegrityError))
                 field_for_error(form, error, "model_id" if model_error else "file")
+                name_the_refused_file(form, filename)
                 status = 400
             else:
                 return redirect(url("prediction", prediction_id=prediction.id))
         elif form.is_submitted():
             status = 400
-        return render_template("shared/predict.html", form=form), status
+        if form.is_submitted() and model_choice.withdrawn_version(current_user, form.model_id.data):
+            form.model_id.errors = [WITHDRAWN]
+            form.model_id.data = recommended
+        return render_template(
+            "shared/predict.html",
+            form=form,
+            options=options,
+            network_note=model_choice.shows_network_versions(options)
+            and model_choice.NETWORK_VERSIONS_NOTE,
+            template=upload_templates.upload_template("predict"),
+            chosen_file=filename if form.errors else None,
+        ), status
+
+    def predict_template():
+        return send_upload_template(upload_templates.upload_template("predict"))
 
     def history():
         filters = predictions.HistoryFilters.from_args(request.args, current_user)
@@ -117,6 +143,7 @@ def register_prediction_views(bp: Blueprint, role: str) -> None:
         return send_chart(charts.prediction_chart_png(prediction, chart, narrow))
 
     bp.add_url_rule("/predict", "predict", guard(predict), methods=["GET", "POST"])
+    bp.add_url_rule("/predict/template.csv", "predict_template", guard(predict_template))
     bp.add_url_rule("/predictions", "predictions", guard(history))
     bp.add_url_rule("/predictions/<int:prediction_id>", "prediction", guard(show))
     bp.add_url_rule("/predictions/<int:prediction_id>/status", "prediction_status", guard(status))
