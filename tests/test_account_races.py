@@ -5,6 +5,7 @@ Real threads send real requests at once; the database, not application code, kee
 
 from __future__ import annotations
 
+import html
 import threading
 
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.schema import Developer, User
 from app.services.accounts import tokens
+from app.services.accounts.rules import LOGIN_INCORRECT
 from tests import factories
 
 WRONG = "not the password at all"
@@ -53,9 +55,15 @@ def test_fifteen_concurrent_wrong_logins_count_fifteen_and_lock(any_db_app):
 
     db.session.expire_all()
     user = db.session.get(User, user_id)
-    assert user.failed_logins == 15
+    # Each failure is counted once, atomically: exactly the first four are told "incorrect";
+    # from the fifth on, every answer is the lock. (A guess whose request began after the lock
+    # is refused as locked without being counted, so the count lies between 5 and 15; a lost
+    # update, the old bug, left it at 2 and let every guess through as "incorrect".)
+    incorrect = [page for page in pages if LOGIN_INCORRECT in html.unescape(page)]
+    locked = [page for page in pages if "locked" in page]
+    assert len(incorrect) == 4 and len(locked) == 11
+    assert 5 <= user.failed_logins <= 15
     assert user.locked_until is not None
-    assert any("locked" in page for page in pages)
     # Locked: the right password is refused too.
     right = app.test_client().post(
         "/auth/login", data={"email": email, "password": factories.PASSWORD}

@@ -150,14 +150,9 @@ def browser():
 
 AXE = Axe()
 BLOCKING_IMPACTS = {"serious", "critical"}
-# Rules not run yet, each with why. The pages of running work refresh themselves with a <meta>
-# refresh until issue 14 replaces it with a status endpoint polled by app.js; delete the entry
-# when that lands.
-RULES_OFF = {"meta-refresh": "issue 14 replaces the pages' meta refresh"}
-AXE_OPTIONS = {
-    "resultTypes": ["violations"],
-    "rules": {rule: {"enabled": False} for rule in RULES_OFF},
-}
+# Every rule runs (meta-refresh included: waiting pages poll a status, a <meta> refresh is only
+# in <noscript>).
+AXE_OPTIONS = {"resultTypes": ["violations"]}
 
 
 def accessibility_violations(page: Page) -> list[str]:
