@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ import pandas as pd
 import psycopg
 import pytest
 from sqlalchemy import make_url
+from sqlalchemy import text as sa_text
+from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from app.schema import Prediction
@@ -114,12 +117,16 @@ def test_a_terminated_connection_mid_job_marks_the_prediction_failed(
     app, url, name = shared_pg_app
     prediction_id = _start_big_prediction(app, original_dataset)
     with psycopg.connect(_libpq(url), autocommit=True) as observer:
+        last_kill = [0.0]
 
         def terminated_mid_transaction() -> bool:
             """Terminate the job's connection while it is inside a transaction (a kill that
-            lands just after a commit is absorbed by the pool's pre-ping: try again)."""
-            for pid in _job_connections_in_transaction(observer, name):
-                observer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            lands just after a commit is absorbed by the pool's pre-ping: try again, but give
+            the failure handler a few seconds after each kill, never killing it in turn)."""
+            if time.monotonic() - last_kill[0] > 3:
+                for pid in _job_connections_in_transaction(observer, name):
+                    observer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                    last_kill[0] = time.monotonic()
             status = observer.execute(
                 "SELECT status FROM predictions WHERE id = %s", (prediction_id,)
             ).fetchone()[0]
@@ -127,6 +134,26 @@ def test_a_terminated_connection_mid_job_marks_the_prediction_failed(
 
         wait_until(terminated_mid_transaction, timeout=180, interval=0.02, what="the job's end")
     _assert_failed_and_clean(app, prediction_id)
+
+
+def test_a_job_whose_connection_dies_before_its_first_read_still_reads_its_row(shared_pg_app):
+    app, url, name = shared_pg_app
+    developer = factories.make_developer()
+    developer_id = developer.id
+    db.session.commit()
+    # The session holds a connection inside a transaction; the server then ends it, as a
+    # restart would between the job being queued and its first statement.
+    pid = db.session.execute(sa_text("SELECT pg_backend_pid()")).scalar_one()
+    with psycopg.connect(_libpq(url), autocommit=True) as observer:
+        observer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(DBAPIError):  # what a job's plain first read meets
+        db.session.execute(sa_text("SELECT 1"))
+    db.session.rollback()
+    pid = db.session.execute(sa_text("SELECT pg_backend_pid()")).scalar_one()
+    with psycopg.connect(_libpq(url), autocommit=True) as observer:
+        observer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    found = lifecycle.load_work(type(developer), developer_id)
+    assert found is not None and found.id == developer_id
 
 
 # A PostgreSQL of this test's own, so that it can be restarted --------------------------------

@@ -139,7 +139,7 @@ def test_a_refused_upload_names_the_file_and_is_tied_to_the_field(
 def test_the_file_inputs_accept_only_the_formats_the_app_reads(developer_client, developer):
     for path in ("/developer/predict", "/developer/retrain"):
         file_input = re.search(r'<input[^>]*name="file"[^>]*>', developer_client.get(path).text)
-        assert 'accept=".csv,.xlsx"' in file_input.group(0)
+        assert 'accept=".csv,.gz,.parquet,.xlsx"' in file_input.group(0)
 
 
 def read_template(response) -> list[list[str]]:

@@ -78,6 +78,28 @@ def finish(row: QueuedWorkMixin) -> None:
     row.finished_at = utcnow()
 
 
+def load_work(row_class: type[Work], row_id: int) -> Work | None:
+    """The row a job is about to work on, read as `mark_failed` writes: a connection lost at
+    that moment (a database restart, a terminated backend) is rolled back and tried again for
+    about ten seconds, so a job never ends before its row knows it began."""
+    for attempt, delay in enumerate((*FAILURE_RETRY_DELAYS, None)):
+        try:
+            return db.session.get(row_class, row_id)
+        except (OperationalError, DBAPIError) as error:
+            db.session.rollback()
+            if delay is None or not _is_disconnect(error):
+                raise
+            log.warning(
+                "Could not read %s %s (attempt %s): %s",
+                row_class.__name__,
+                row_id,
+                attempt + 1,
+                error.orig,
+            )
+            time.sleep(delay)
+    return None  # not reached: the last attempt returns or raises
+
+
 def mark_failed(
     row: QueuedWorkMixin, message: str, files: Iterable[Path | None] = ()
 ) -> QueuedWorkMixin | None:

@@ -158,7 +158,7 @@ def _scored_customers(prediction: Prediction) -> tuple[pd.Series, np.ndarray]:
 
 def measure_outcomes(prediction_id: int) -> None:
     """The job: join every outcome file of the prediction to its customers and measure."""
-    prediction = db.session.get(Prediction, prediction_id)
+    prediction = lifecycle.load_work(Prediction, prediction_id)
     if prediction is None or prediction.outcomes_status not in IN_PROGRESS:
         return
     prediction.outcomes_status = WorkStatus.RUNNING

@@ -77,7 +77,7 @@ class ChunkObserver(Protocol):
 
 def score_prediction(prediction_id: int) -> None:
     """The background job: score a queued prediction, keeping its status on the row."""
-    prediction = db.session.get(Prediction, prediction_id)
+    prediction = lifecycle.load_work(Prediction, prediction_id)
     if prediction is None or prediction.status not in IN_PROGRESS:
         return
 

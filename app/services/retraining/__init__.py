@@ -146,7 +146,7 @@ def _set_step(run: Model, step: str, percent: int) -> None:
 
 def retrain_model(run_id: int) -> None:
     """Combine, train, evaluate, save and register one run (the job's body)."""
-    run = db.session.get(Model, run_id)
+    run = lifecycle.load_work(Model, run_id)
     if run is None or run.status != WorkStatus.QUEUED:
         log.warning("Retrain run %s is not waiting (status %s)", run_id, run and run.status)
         return
