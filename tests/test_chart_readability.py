@@ -16,8 +16,10 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.schema import Prediction
-from app.services import chart_style, chart_text, charts, jobs, registry, storage
+from app.services import charts, jobs, registry, storage
 from app.services import prediction as predictions
+from app.services.charts import style as chart_style
+from app.services.charts import text as chart_text
 from tests import factories
 
 DEFAULTS = ["Decision Tree", "Gradient Boosting", "Logistic Regression", "Random Forest"]

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from flask import Flask
 
-from app.services import catalog, chart_text, decisions
+from app.services import catalog, decisions
+from app.services.charts import text as chart_text
 
 
 def percent(value: float | None, digits: int = 1) -> str:

@@ -4,7 +4,7 @@ Six charts: a model's top-5 feature importances (model and prediction pages), RO
 several models (model and compare pages), a model's reliability diagram, a prediction's churn
 probabilities and profit curve, and realised AUC over time (monitoring). Each has a phone variant
 (`narrow=True`) whose text stays as large as the page's small text; colours and sizes come from
-`chart_style` (one colour per model on every chart). They use `matplotlib.figure.Figure` with
+`charts.style` (one colour per model on every chart). They use `matplotlib.figure.Figure` with
 the Agg canvas, never the stateful plotting interface (its global figures are not thread-safe).
 
 A chart's file name is a hash of everything that decides the picture (ids and file SHA-256 of the
@@ -30,10 +30,10 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from app.schema import Model, Prediction
-from app.services import chart_style as look
 from app.services import storage
 from app.services.catalog import THRESHOLD
-from app.services.chart_style import model_style
+from app.services.charts import style as look
+from app.services.charts.style import model_style
 from app.services.errors import NotFound
 
 CHART_DIR = "charts"
@@ -149,7 +149,7 @@ def roc_comparison_png(
 ) -> Path:
     """ROC curves of `models` on their own held-out splits; `highlight` drawn bold if given.
 
-    Each model has its colour of `chart_style`; defaults are dashed, retrained versions solid.
+    Each model has its colour of `charts.style`; defaults are dashed, retrained versions solid.
     """
     shown = [m for m in models if (m.details or {}).get("roc_curve")]
     highlight_id = highlight.id if highlight is not None else None
