@@ -371,6 +371,7 @@ def main() -> None:
     parser.add_argument(
         "--cases", default="", help="only these files, e.g. csv1000000,xlsx350000 (all)"
     )
+    parser.add_argument("--kinds", default="", help="only these model kinds, comma-separated")
     parser.add_argument("--side", nargs=3, metavar=("SIDE", "KIND", "PATH"))
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
@@ -390,6 +391,8 @@ def main() -> None:
     csv_sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     xlsx_sizes = [100_000] if args.quick else [100_000, 350_000]
     kinds = [ONE_MODEL] if args.quick else KINDS
+    if args.kinds:
+        kinds = [kind for kind in KINDS if kind in args.kinds.split(",")]
     with tempfile.TemporaryDirectory(prefix="churn-bench-") as tmp:
         work = Path(tmp)
         files = setup(work, csv_sizes, xlsx_sizes)

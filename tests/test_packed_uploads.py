@@ -18,7 +18,7 @@ from app.extensions import db
 from app.schema import Dataset, Prediction
 from app.services import prediction as predictions
 from app.services import registry, storage
-from app.services.preprocessing import InvalidUpload, file_format_for, read_table
+from app.services.preprocessing import InvalidUpload, file_format_for, read_head, read_table
 from app.services.uploads import upload_limits
 from tests import factories
 
@@ -163,3 +163,24 @@ def test_the_default_limits_take_a_two_million_row_customer_file(app):
     assert app.config["MAX_CONTENT_LENGTH"] >= 300 * 1024 * 1024  # 2M rows of CSV: ~280 MB
     with pytest.raises(InvalidUpload, match="2,000,000"):
         limits.check_rows(2_000_001, 21)
+
+
+@pytest.mark.parametrize("file_format", ["csv", "gz", "parquet"])
+def test_a_large_file_is_checked_whole_in_the_request_but_only_its_first_rows_are_kept(
+    app, tmp_path, sample, file_format
+):
+    path = tmp_path / f"c.{file_format}"
+    data = {"csv": lambda f: f.to_csv(index=False).encode(), "gz": gz_bytes}
+    path.write_bytes(data.get(file_format, parquet_bytes)(sample))
+    head = read_head(path, file_format, upload_limits(), rows=50)
+    assert len(head.frame) == 50 and not head.complete and head.row_count == ROWS
+    assert head.frame["customerID"].tolist() == sample["customerID"].head(50).tolist()
+    whole = read_head(path, file_format, upload_limits())
+    assert whole.complete and len(whole.frame) == ROWS
+
+
+def test_a_bad_row_after_the_kept_ones_still_refuses_the_file(app, tmp_path, sample):
+    path = tmp_path / "c.csv"
+    path.write_bytes(sample.to_csv(index=False).encode() + b"one,field,too,few\n")
+    with pytest.raises(InvalidUpload, match="different number of fields"):
+        read_head(path, "csv", upload_limits(), rows=50)
