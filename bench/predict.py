@@ -304,9 +304,10 @@ def run_app(work: Path, kind: str, path: Path) -> dict:
     seconds = time.perf_counter() - started
 
     gc.collect()
-    after = memory_mb("VmRSS")
+    after, peak = memory_mb("VmRSS"), memory_mb("VmHWM")  # before the check below reads it
     server.shutdown()
-    return {"seconds": seconds, "rows": count_rows(target), "idle_mb": idle, "after_mb": after}
+    rows = count_rows(target)
+    return {"seconds": seconds, "rows": rows, "idle_mb": idle, "after_mb": after, "peak_mb": peak}
 
 
 def count_rows(path: Path) -> int:
@@ -371,6 +372,7 @@ def main() -> None:
     parser.add_argument(
         "--cases", default="", help="only these files, e.g. csv1000000,xlsx350000 (all)"
     )
+    parser.add_argument("--kinds", default="", help="only these model kinds, comma-separated")
     parser.add_argument("--side", nargs=3, metavar=("SIDE", "KIND", "PATH"))
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
@@ -379,7 +381,7 @@ def main() -> None:
         name, kind, path = args.side
         runner = {"app": run_app, "bare": run_bare, "near": run_near}[name]
         result = runner(args.work, kind, Path(path))
-        result["peak_mb"] = memory_mb("VmHWM")
+        result.setdefault("peak_mb", memory_mb("VmHWM"))
         # A large prediction is scored in a child process of the web process: its own peak.
         result["child_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(json.dumps(result))
@@ -390,6 +392,8 @@ def main() -> None:
     csv_sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     xlsx_sizes = [100_000] if args.quick else [100_000, 350_000]
     kinds = [ONE_MODEL] if args.quick else KINDS
+    if args.kinds:
+        kinds = [kind for kind in KINDS if kind in args.kinds.split(",")]
     with tempfile.TemporaryDirectory(prefix="churn-bench-") as tmp:
         work = Path(tmp)
         files = setup(work, csv_sizes, xlsx_sizes)

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.schema import Dataset, Prediction
 from app.services import prediction as predictions
 from app.services import registry, storage
-from app.services.preprocessing import InvalidUpload, file_format_for, read_table
+from app.services.preprocessing import InvalidUpload, file_format_for, read_head, read_table
 from app.services.storage.uploads import upload_limits
 from tests import factories
 
@@ -42,7 +42,7 @@ def sample(original_dataset) -> pd.DataFrame:
 
 
 def gz_bytes(frame: pd.DataFrame) -> bytes:
-    return gzip.compress(frame.to_csv(index=False).encode())
+    return gzip.compress(frame.to_csv(index=False).encode(), mtime=0)
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -103,12 +103,13 @@ def test_the_file_name_decides_the_format():
 @pytest.mark.parametrize(
     ("data", "filename", "message"),
     [
-        (gzip.compress(b"customerID,tenure\n1,2\n" * 50)[:40], "c.csv.gz", "damaged or cut short"),
+        (gzip.compress(b"customerID,tenure\n1,2\n" * 50, mtime=0)[:40], "c.csv.gz", "cut short"),
         (b"customerID,tenure\n1,2\n", "c.csv.gz", "not gzip-compressed"),
         (b"PAR1 this is no parquet at all PAR1", "c.parquet", "damaged"),
         (b"customerID,tenure\n1,2\n", "c.parquet", "not a Parquet file"),
-        (gzip.compress(b""), "c.csv.gz", "empty"),
+        (gzip.compress(b"", mtime=0), "c.csv.gz", "empty"),
     ],
+    ids=["cut-gzip", "plain-named-gz", "damaged-parquet", "csv-named-parquet", "empty-gzip"],
 )
 def test_a_damaged_or_fake_packed_file_is_refused_and_leaves_nothing_behind(
     app, user, user_client, data, filename, message
@@ -163,3 +164,24 @@ def test_the_default_limits_take_a_two_million_row_customer_file(app):
     assert app.config["MAX_CONTENT_LENGTH"] >= 300 * 1024 * 1024  # 2M rows of CSV: ~280 MB
     with pytest.raises(InvalidUpload, match="2,000,000"):
         limits.check_rows(2_000_001, 21)
+
+
+@pytest.mark.parametrize("file_format", ["csv", "gz", "parquet"])
+def test_a_large_file_is_checked_whole_in_the_request_but_only_its_first_rows_are_kept(
+    app, tmp_path, sample, file_format
+):
+    path = tmp_path / f"c.{file_format}"
+    data = {"csv": lambda f: f.to_csv(index=False).encode(), "gz": gz_bytes}
+    path.write_bytes(data.get(file_format, parquet_bytes)(sample))
+    head = read_head(path, file_format, upload_limits(), rows=50)
+    assert len(head.frame) == 50 and not head.complete and head.row_count == ROWS
+    assert head.frame["customerID"].tolist() == sample["customerID"].head(50).tolist()
+    whole = read_head(path, file_format, upload_limits())
+    assert whole.complete and len(whole.frame) == ROWS
+
+
+def test_a_bad_row_after_the_kept_ones_still_refuses_the_file(app, tmp_path, sample):
+    path = tmp_path / "c.csv"
+    path.write_bytes(sample.to_csv(index=False).encode() + b"one,field,too,few\n")
+    with pytest.raises(InvalidUpload, match="different number of fields"):
+        read_head(path, "csv", upload_limits(), rows=50)

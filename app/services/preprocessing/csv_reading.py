@@ -27,15 +27,26 @@ BLOCK_BYTES = 8 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def read_csv_table(path: Path, limits: UploadLimits) -> pd.DataFrame:
-    """Every cell of the CSV as text, under the names of its header."""
+def read_csv_table(
+    path: Path, limits: UploadLimits, rows: int | None = None
+) -> tuple[pd.DataFrame, int]:
+    """Every cell of the CSV as text, under the names of its header, and how many rows it has.
+
+    Every row is read and checked; with `rows`, only the first `rows` become the frame (a
+    request checks a large file whole but keeps only what it may score, in Arrow's compact
+    text, not as a frame of Python strings: the job reads the rest)."""
     encoding = text_encoding(path)
     delimiter = sniff_delimiter(path, encoding)
     header = read_header(path, encoding, delimiter, limits)
     refuse_duplicate_columns(header)
     table = _read_rows(path, encoding, delimiter, header, limits)
     check_cells(table, header, limits)
-    frame = table.to_pandas()
+    return table_frame(table, header, rows), table.num_rows
+
+
+def table_frame(table, header: list[str], rows: int | None = None) -> pd.DataFrame:
+    """The Arrow table of text (at most its first `rows`) as a frame named by `header`."""
+    frame = (table if rows is None else table.slice(0, rows)).to_pandas()
     frame.columns = header
     return frame
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from app.services.preprocessing.columns import InvalidUpload
-from app.services.preprocessing.csv_reading import read_csv_table
+from app.services.preprocessing.csv_reading import read_csv_table, table_frame
 from app.services.preprocessing.limits import (
     UploadLimits,
     check_cells,
@@ -36,8 +36,10 @@ _EXPANDS_TOO_MUCH = (
 )
 
 
-def read_gzip_csv_table(path: Path, limits: UploadLimits) -> pd.DataFrame:
-    """A gzip-compressed CSV, read exactly as the CSV inside it would be."""
+def read_gzip_csv_table(
+    path: Path, limits: UploadLimits, rows: int | None = None
+) -> tuple[pd.DataFrame, int]:
+    """A gzip-compressed CSV, read exactly as the CSV inside it would be (`read_csv_table`)."""
     with path.open("rb") as handle:
         if handle.read(2) != GZIP_MAGIC:
             raise InvalidUpload(
@@ -45,7 +47,7 @@ def read_gzip_csv_table(path: Path, limits: UploadLimits) -> pd.DataFrame:
                 "plain CSV, name it .csv."
             )
     with _expanded(path, limits) as text:
-        return read_csv_table(text, limits)
+        return read_csv_table(text, limits, rows)
 
 
 @contextlib.contextmanager
@@ -76,9 +78,11 @@ def _expanded(path: Path, limits: UploadLimits) -> Iterator[Path]:
         target.unlink(missing_ok=True)
 
 
-def read_parquet_table(path: Path, limits: UploadLimits) -> pd.DataFrame:
+def read_parquet_table(
+    path: Path, limits: UploadLimits, rows: int | None = None
+) -> tuple[pd.DataFrame, int]:
     """Every cell of the Parquet file's table as text (numbers as written by Arrow, blanks as
-    empty text), under the names of its columns."""
+    empty text), under the names of its columns, at most its first `rows`; and its row count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -110,9 +114,7 @@ def read_parquet_table(path: Path, limits: UploadLimits) -> pd.DataFrame:
     columns = [_as_text(table.column(i), name) for i, name in enumerate(header)]
     text = pa.table(columns, names=[f"c{i}" for i in range(len(header))])
     check_cells(text, header, limits)
-    frame = text.to_pandas()
-    frame.columns = header
-    return frame
+    return table_frame(text, header, rows), text.num_rows
 
 
 def _check_parquet_magic(path: Path) -> None:

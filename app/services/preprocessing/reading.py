@@ -25,6 +25,8 @@ from app.services.preprocessing.xlsx_table import read_xlsx_table
 # A format is the stored file's extension: "gz" is a gzip-compressed CSV (uploaded as .csv.gz).
 SUPPORTED_FORMATS = ("csv", "xlsx", "gz", "parquet")
 FORMATS_HINT = "Please upload a .csv, .csv.gz, .parquet or .xlsx file."
+# Formats read whole and checked whole, of which only the first rows asked for become a frame.
+_TABLE_READERS = {"csv": read_csv_table, "gz": read_gzip_csv_table, "parquet": read_parquet_table}
 _ZIP_MAGIC = b"PK\x03\x04"
 _DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
 
@@ -47,7 +49,7 @@ class TableHead:
 
     frame: pd.DataFrame
     complete: bool
-    declared_rows: int | None  # what a workbook says it holds (a claim, for display only)
+    declared_rows: int | None  # the rows of a CSV or Parquet file; a workbook's claim (display)
 
     @property
     def row_count(self) -> int:
@@ -65,8 +67,10 @@ def read_head(
 ) -> TableHead:
     """The header and the first `rows` rows (all rows when None) of the upload.
 
-    A CSV is always read whole (Arrow reads 100 MB in about a second); a workbook is read as a
-    stream of rows and stops after `rows`, so checking a large one costs little."""
+    A CSV (plain or gzip) or Parquet file is always read and checked whole (Arrow reads 100 MB
+    in about a second), but only its first `rows` become the frame, so a request that checks a
+    large file does not keep it as Python strings; a workbook is read as a stream of rows and
+    stops after `rows`, so checking a large one costs little."""
     limits = limits or UploadLimits()
     if path.stat().st_size == 0:
         raise InvalidUpload("The file is empty.")
@@ -74,12 +78,9 @@ def read_head(
     if file_format == "xlsx":
         declared = _check_xlsx_archive(path, limits)
         frame, complete = read_xlsx_table(path, limits, rows)
-    elif file_format == "csv":
-        frame, complete = read_csv_table(path, limits), True
-    elif file_format == "gz":
-        frame, complete = read_gzip_csv_table(path, limits), True
-    elif file_format == "parquet":
-        frame, complete = read_parquet_table(path, limits), True
+    elif file_format in _TABLE_READERS:
+        frame, declared = _TABLE_READERS[file_format](path, limits, rows)
+        complete = declared <= len(frame)
     else:
         raise InvalidUpload(FORMATS_HINT)
     if len(frame.columns) == 0:
