@@ -10,24 +10,13 @@ import re
 
 import pandas as pd
 import pytest
-from flask import g, request_started
 
 from app.services import registry
 from app.services.preprocessing.columns import FEATURES, PREDICTION_COLUMNS, RETRAINING_COLUMNS
 from app.services.registry import deployment
 from tests import factories
 
-
-@pytest.fixture(autouse=True)
-def fresh_login_per_request(app):
-    """Several clients take turns inside one app context: forget the cached account."""
-
-    def forget(_sender, **_extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
+pytestmark = pytest.mark.usefixtures("fresh_login_per_request")
 
 
 def options_of(html: str) -> list[tuple[str, bool, str]]:

@@ -11,7 +11,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from flask import g, request_started
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -25,14 +24,7 @@ from tests import factories
 ROWS = 120
 
 
-@pytest.fixture(autouse=True)
-def fresh_login_per_request(app):
-    def forget(_sender, **_extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
+pytestmark = pytest.mark.usefixtures("fresh_login_per_request")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ same access rules as the pages; the pages keep a refresh for browsers without Ja
 from __future__ import annotations
 
 import pytest
-from flask import g, request_started
 
 from app.extensions import db
 from app.schema import utcnow
@@ -13,15 +12,7 @@ from app.services import prediction as predictions
 from app.services import registry
 from tests import factories
 
-
-@pytest.fixture(autouse=True)
-def fresh_login_per_request(app):
-    def forget(_sender, **_extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
+pytestmark = pytest.mark.usefixtures("fresh_login_per_request")
 
 
 def _prediction(account, status: str, progress: int = 0, error: str | None = None):

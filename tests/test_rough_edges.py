@@ -9,7 +9,6 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from flask import g, request_started
 
 from app.extensions import db
 from app.schema import Dataset
@@ -20,15 +19,7 @@ from app.services.storage import datasets as dataset_records
 from app.web.templating import duration, when_exact
 from tests import factories
 
-
-@pytest.fixture(autouse=True)
-def fresh_login_per_request(app):
-    def forget(_sender, **_extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
+pytestmark = pytest.mark.usefixtures("fresh_login_per_request")
 
 
 # History -----------------------------------------------------------------------------------------
