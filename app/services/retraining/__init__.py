@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.schema import Company, Dataset, Developer, Model, WorkStatus, utcnow
@@ -258,8 +259,13 @@ def _check_both_sides(prepared: PreparedData, held_out: np.ndarray) -> None:
 
 
 def _measure_later(company_id: int) -> None:
-    """Queue the common-holdout measurement of every model (the holdout just grew)."""
+    """Queue the common-holdout measurement of every model (the holdout just grew).
+
+    The run is done by now: a queue that is down is handled by `request_measurement` (the
+    models' measurement fails with a message), and a database error here is logged and leaves
+    the run as it is; the compare page asks for the measurement again."""
     try:
         holdout.request_measurement(company_id)
-    except Exception:
+    except SQLAlchemyError:
+        db.session.rollback()
         log.exception("Could not ask for the holdout measurement of company %s", company_id)
