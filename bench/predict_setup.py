@@ -4,10 +4,23 @@ customer IDs (CSV, and .xlsx with numbers as numbers), each read back to check i
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 from pathlib import Path
 
 EMAIL, PASSWORD = "dev@bench.example", "bench-password-not-common-42"
+
+
+def secret_key(work: Path) -> str:
+    """The benchmark's signing key: SECRET_KEY from the environment, else one generated into
+    the work folder on first use, so every side's process signs (and checks) alike."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = work / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def make_app(work: Path):
@@ -15,7 +28,7 @@ def make_app(work: Path):
 
     return create_app(
         "testing",
-        SECRET_KEY="bench-only-secret-key-" + "0" * 42,  # the same in every side's process
+        SECRET_KEY=secret_key(work),  # the same in every side's process
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{work / 'bench.sqlite3'}",
         MODELS_ROOT=str(work / "models"),
         DATASETS_ROOT=str(work / "datasets"),
