@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar, cast
@@ -78,26 +78,31 @@ def finish(row: QueuedWorkMixin) -> None:
     row.finished_at = utcnow()
 
 
-def load_work(row_class: type[Work], row_id: int) -> Work | None:
-    """The row a job is about to work on, read as `mark_failed` writes: a connection lost at
-    that moment (a database restart, a terminated backend) is rolled back and tried again for
-    about ten seconds, so a job never ends before its row knows it began."""
+T = TypeVar("T")
+
+
+def _despite_disconnects(work: Callable[[], T], what: str) -> T:
+    """`work()`, tried again for about ten seconds while the database connection is lost (a
+    restart, a terminated backend): the session is rolled back before each new try."""
     for attempt, delay in enumerate((*FAILURE_RETRY_DELAYS, None)):
         try:
-            return db.session.get(row_class, row_id)
+            return work()
         except (OperationalError, DBAPIError) as error:
             db.session.rollback()
             if delay is None or not _is_disconnect(error):
                 raise
-            log.warning(
-                "Could not read %s %s (attempt %s): %s",
-                row_class.__name__,
-                row_id,
-                attempt + 1,
-                error.orig,
-            )
+            log.warning("Could not %s (attempt %s): %s", what, attempt + 1, error.orig)
             time.sleep(delay)
-    return None  # not reached: the last attempt returns or raises
+    raise AssertionError("not reached: the last attempt returns or raises")
+
+
+def load_work(row_class: type[Work], row_id: int) -> Work | None:
+    """The row a job is about to work on, read as `mark_failed` writes: a connection lost at
+    that moment (a database restart, a terminated backend) is rolled back and tried again for
+    about ten seconds, so a job never ends before its row knows it began."""
+    return _despite_disconnects(
+        lambda: db.session.get(row_class, row_id), f"read {row_class.__name__} {row_id}"
+    )
 
 
 def mark_failed(
@@ -116,22 +121,10 @@ def mark_failed(
     if identity is None:
         db.session.rollback()
         return None
-    for attempt, delay in enumerate((*FAILURE_RETRY_DELAYS, None)):
-        try:
-            return _record_failure(row_class, identity, message)
-        except (OperationalError, DBAPIError) as error:
-            db.session.rollback()
-            if delay is None or not _is_disconnect(error):
-                raise
-            log.warning(
-                "Could not record the failure of %s %s (attempt %s): %s",
-                row_class.__name__,
-                identity[0],
-                attempt + 1,
-                error.orig,
-            )
-            time.sleep(delay)
-    return None  # not reached: the last attempt returns or raises
+    return _despite_disconnects(
+        lambda: _record_failure(row_class, identity, message),
+        f"record the failure of {row_class.__name__} {identity[0]}",
+    )
 
 
 def _record_failure(row_class: type, identity: tuple, message: str) -> QueuedWorkMixin | None:
