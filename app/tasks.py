@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from app.services import environment, jobs, retraining
 from app.services.monitoring import holdout, outcomes
-from app.services.prediction import scoring
+from app.services.prediction import late_reasons, scoring
 
 JOBS = {
     scoring.JOB_NAME: scoring.score_prediction,
@@ -16,6 +16,7 @@ JOBS = {
     environment.JOB_NAME: environment.prepare_company_models,
     holdout.JOB_NAME: holdout.measure_holdout,
     outcomes.JOB_NAME: outcomes.measure_outcomes,
+    late_reasons.JOB_NAME: late_reasons.add_reasons,
 }
 
 
@@ -23,5 +24,6 @@ def register_jobs() -> None:
     """Register every job with the runner (idempotent)."""
     for name, func in JOBS.items():
         jobs.register(name, func)
-    # A large prediction of the thread back end is scored in a child process.
+    # A large prediction of the thread back end is scored (and explained) in a child process.
     jobs.isolate(scoring.JOB_NAME, when=scoring.scores_apart, on_lost=scoring.child_lost)
+    jobs.isolate(late_reasons.JOB_NAME, when=scoring.scores_apart, on_lost=late_reasons.child_lost)

@@ -40,6 +40,7 @@ def test_a_predictions_status_says_how_far_it_is_and_whether_its_page_still_wait
         "progress": progress,
         "step": None,
         "outcomes": None,
+        "reasons": "done" if status == "done" else None,
         "busy": busy,
     }
     if busy:  # (a done page needs a real result: see the test below)

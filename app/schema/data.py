@@ -15,6 +15,7 @@ from app.schema.base import (
     ModelBase,
     QueuedWorkMixin,
     TimestampMixin,
+    WorkStatus,
     utcnow,
     work_status_check,
 )
@@ -111,6 +112,38 @@ class Prediction(QueuedWorkMixin, TimestampMixin, ModelBase):
     @property
     def outcomes_stalled(self) -> bool:
         return self.outcomes_status in IN_PROGRESS and not self.outcomes_in_progress
+
+    @property
+    def late_reasons(self) -> dict[str, Any]:
+        """How the reasons of a done result are being added (services.prediction.late_reasons):
+        empty when they came with the result."""
+        reasons = (self.summary or {}).get("reasons") or {}
+        return reasons if reasons.get("state") else {}
+
+    @property
+    def reasons_in_progress(self) -> bool:
+        """Reasons are queued or being added (and their job was heard from lately)."""
+        late = self.late_reasons
+        if late.get("state") not in IN_PROGRESS:
+            return False
+        touched = late.get("touched_at")
+        if not isinstance(touched, str):
+            return False
+        return utcnow() - datetime.fromisoformat(touched) < MEASURING_TIMEOUT
+
+    @property
+    def reasons_stalled(self) -> bool:
+        return self.late_reasons.get("state") in IN_PROGRESS and not self.reasons_in_progress
+
+    @property
+    def reasons_state(self) -> str | None:
+        """None until done; then "done" (with the result, or added since), "queued" or
+        "running" (being added), or "failed" (the result stays without them)."""
+        if not self.is_done:
+            return None
+        if self.reasons_stalled:
+            return WorkStatus.FAILED
+        return self.late_reasons.get("state") or WorkStatus.DONE
 
     @property
     def owner_name(self) -> str:

@@ -42,7 +42,14 @@ class Decider:
     """The decision columns of every chunk scored with `pipeline` (of the model whose stored
     `details` hold its baseline), under `costs` (None while the company has none)."""
 
-    def __init__(self, pipeline: Any, details: Mapping[str, Any] | None, costs: Costs | None):
+    def __init__(
+        self,
+        pipeline: Any,
+        details: Mapping[str, Any] | None,
+        costs: Costs | None,
+        with_reasons: bool = True,
+    ):
+        self.with_reasons = with_reasons  # False: every other column, reasons left empty
         self.layout = layout_of(pipeline)
         self.baseline: Baseline | None = baseline_of(details, self.layout)
         self.costs = costs
@@ -89,11 +96,15 @@ class Decider:
         excluded = checks.flagged.copy()
         for i in range(len(CATEGORICAL_FEATURES)):
             excluded[:, i] |= encoded.codes[i] < 0
-        contributions = self._checked_explainer(encoded, probability).contributions(
-            encoded, probability
-        )
+        if self.with_reasons:
+            contributions = self._checked_explainer(encoded, probability).contributions(
+                encoded, probability
+            )
+            reasons = top_reasons(encoded, contributions, excluded)
+        else:
+            reasons = [[""] * rows for _ in range(REASON_COUNT)]
         return DecisionColumns(
-            reasons=top_reasons(encoded, contributions, excluded),
+            reasons=reasons,
             warnings=checks.messages,
             warned=checks.rows_flagged,
             warned_inputs={

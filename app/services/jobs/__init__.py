@@ -173,6 +173,22 @@ def _run_in_thread(app: Flask, name: str, args: tuple, job_id: str) -> None:
         log.exception("Job %s%r failed", name, args)
     finally:
         release(job_id)
+        give_memory_back()
+
+
+def give_memory_back() -> None:
+    """Return what a finished job freed to the system: the allocators (glibc's, Arrow's) keep
+    freed memory for reuse otherwise, and the web process would stay at the job's peak."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(ImportError):
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _run_in_child(app: Flask, name: str, args: tuple, on_lost: JobFunction) -> None:

@@ -1,9 +1,10 @@
 """What a page that waits for work asks, in JSON: is the work still going, and how far along.
 
-A prediction page (its scoring, then any outcomes being measured), a retrain run page and the
-comparison page (models being measured on the common holdout) each poll one of these small
-answers (`app/static/progress.js`) and reload themselves once `busy` turns false, so a result
-is on screen the moment it exists. The caller has already checked who may see the row.
+A prediction page (its scoring, then any reasons being added or outcomes being measured), a
+retrain run page and the comparison page (models being measured on the common holdout) each
+poll one of these small answers (`app/static/progress.js`) and reload themselves once `busy`
+turns false, so a result is on screen the moment it exists. The caller has already checked
+who may see the row.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ def prediction_status(prediction: Prediction) -> dict[str, Any]:
     or outcomes being matched to its customers)."""
     answer = work_status(prediction)
     answer["outcomes"] = prediction.outcomes_status
-    answer["busy"] = prediction.in_progress or prediction.outcomes_in_progress
+    late = prediction.late_reasons
+    answer["reasons"] = prediction.reasons_state
+    if prediction.reasons_in_progress:
+        answer["progress"] = late.get("progress") or 0
+        answer["step"] = "reasons"
+    answer["busy"] = (
+        prediction.in_progress or prediction.outcomes_in_progress or prediction.reasons_in_progress
+    )
     return answer
 
 

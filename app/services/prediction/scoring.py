@@ -27,9 +27,9 @@ import pandas as pd
 from flask import current_app
 
 from app.extensions import db
-from app.schema import IN_PROGRESS, Company, Prediction
-from app.services import charts, registry, storage
-from app.services.decisions import Costs, Decider, company_costs, risk_ranks
+from app.schema import IN_PROGRESS, Company, Prediction, WorkStatus, utcnow
+from app.services import charts, jobs, registry, storage
+from app.services.decisions import SUBSTITUTION, Costs, Decider, company_costs, risk_ranks
 from app.services.errors import DomainError
 from app.services.jobs import lifecycle
 from app.services.monitoring.drift import DriftMonitor
@@ -66,6 +66,7 @@ from app.services.storage.uploads import upload_limits
 log = logging.getLogger(__name__)
 
 JOB_NAME = "score_prediction"
+REASONS_JOB_NAME = "add_reasons"  # services.prediction.late_reasons
 
 ProgressCallback = Callable[[int], None]
 Loaded = tuple[Any, pd.DataFrame, dict[str, str]]  # pipeline, upload, column mapping
@@ -128,9 +129,13 @@ def _result_area(prediction: Prediction) -> str:
 
 
 def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
-    """Score, write the result files and the summary; any failure marks the row failed."""
+    """Score, write the result files and the summary; any failure marks the row failed.
+
+    A large file scored by a model whose reasons need substitution gets its result without
+    reasons first; the reasons job (`late_reasons`) adds them afterwards."""
     files: dict[str, str] = {}
     prediction_id = prediction.id  # read now: a broken session cannot load it in the handler
+    later = False
     try:
         lifecycle.start(prediction)
         pipeline, original, mapping = load()
@@ -139,30 +144,24 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
             prediction.progress = percent
             db.session.commit()
 
-        stem = storage.new_dataset_path(_result_area(prediction), "csv").rsplit(".", 1)[0]
-        downloads = {"csv": f"{stem}.csv"}
-        if prediction.result_format == "xlsx":
-            downloads["xlsx"] = f"{stem}.xlsx"
-        stored = row_store_paths(stem)
-        files = {**downloads, **stored}
-        prediction.summary = {"writing": files}  # what to remove if this process dies
-        db.session.commit()
-        company = db.session.get(Company, prediction.company_id)
+        def planned(paths: dict[str, str]) -> None:
+            prediction.summary = {"writing": paths}  # what to remove if this process dies
+            db.session.commit()
+
+        later = reasons_later(pipeline, prediction.model.details, len(original))
         drift = DriftMonitor.for_model(prediction.model, mapping)
-        summary = score_to_files(
-            pipeline,
-            original,
-            mapping,
-            {name: storage.dataset_file(rel) for name, rel in files.items()},
-            current_app.config["PREDICTION_CHUNK_ROWS"],
+        summary = score_into_new_files(
+            prediction,
+            (pipeline, original, mapping),
+            files,
+            planned,
             progress,
-            details=prediction.model.details,
-            costs=company_costs(company) if company is not None else None,
+            with_reasons=not later,
             observers=(drift,),
         )
         drift.record(prediction)
-        summary["files"] = downloads
-        summary["row_store"] = stored
+        if later:
+            summary["reasons"].update(state=WorkStatus.QUEUED, touched_at=utcnow().isoformat())
         prediction.summary = summary
         prediction.result_path = files[prediction.result_format]
         prediction.row_count = summary["rows"]
@@ -177,6 +176,71 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
         lifecycle.mark_failed(prediction, lifecycle.failure_message(error), _paths(files))
         return
     render_charts(prediction)
+    if later:
+        _queue_reasons(prediction)
+
+
+def reasons_later(pipeline: Any, details: Mapping[str, Any] | None, rows: int) -> bool:
+    """Whether a file of `rows` rows gets its reasons after its result: above
+    PREDICTION_REASONS_LATER_ROWS, when the model's reasons need substitution (only a linear
+    model's are exact and cheap)."""
+    threshold = current_app.config.get("PREDICTION_REASONS_LATER_ROWS") or 0
+    if not threshold or rows <= threshold:
+        return False
+    return Decider(pipeline, details, None).method == SUBSTITUTION
+
+
+def _queue_reasons(prediction: Prediction) -> None:
+    try:
+        jobs.enqueue(REASONS_JOB_NAME, prediction.id)
+    except jobs.QueueUnavailable:
+        log.exception("Could not queue the reasons of prediction %s", prediction.id)
+        summary = dict(prediction.summary or {})
+        summary["reasons"] = {
+            **(summary.get("reasons") or {}),
+            "state": WorkStatus.FAILED,
+            "error": "The reasons could not be queued: the background job queue is down.",
+        }
+        prediction.summary = summary
+        db.session.commit()
+
+
+def score_into_new_files(
+    prediction: Prediction,
+    loaded: Loaded,
+    files: dict[str, str],
+    planned: Callable[[dict[str, str]], None],
+    progress: ProgressCallback,
+    with_reasons: bool = True,
+    observers: Sequence[ChunkObserver] = (),
+) -> dict[str, Any]:
+    """Score the prediction's upload into new result files and a new row store; return the
+    summary. `files` is filled with their paths first (and `planned` told) so a failure can
+    remove them."""
+    pipeline, original, mapping = loaded
+    stem = storage.new_dataset_path(_result_area(prediction), "csv").rsplit(".", 1)[0]
+    downloads = {"csv": f"{stem}.csv"}
+    if prediction.result_format == "xlsx":
+        downloads["xlsx"] = f"{stem}.xlsx"
+    stored = row_store_paths(stem)
+    files.update(downloads, **stored)
+    planned(dict(files))
+    company = db.session.get(Company, prediction.company_id)
+    summary = score_to_files(
+        pipeline,
+        original,
+        mapping,
+        {name: storage.dataset_file(rel) for name, rel in files.items()},
+        current_app.config["PREDICTION_CHUNK_ROWS"],
+        progress,
+        details=prediction.model.details,
+        costs=company_costs(company) if company is not None else None,
+        observers=observers,
+        with_reasons=with_reasons,
+    )
+    summary["files"] = downloads
+    summary["row_store"] = stored
+    return summary
 
 
 def _paths(files: dict[str, str]) -> list[Path]:
@@ -212,15 +276,17 @@ def score_to_files(
     details: Mapping[str, Any] | None = None,
     costs: Costs | None = None,
     observers: Sequence[ChunkObserver] = (),
+    with_reasons: bool = True,
 ) -> dict[str, Any]:
     """Score `original` chunk by chunk and write each file of `targets` atomically ("csv", and
     "xlsx" for Excel uploads: the result; "table", "ranks", "order": the row store); return the
     summary. `details` are the model's stored details (its baseline), `costs` the company's.
     Each of `observers` sees every chunk of the upload (the drift monitor counts its inputs).
+    Without `with_reasons` the reason columns are left empty (they are added later).
     """
     chunk_rows = max(chunk_rows, 1)
     rows = len(original)
-    decider = Decider(pipeline, details, costs)
+    decider = Decider(pipeline, details, costs, with_reasons)
     summary = SummaryBuilder(mapping)
     probability = np.empty(rows, dtype=np.float64)
 

@@ -65,6 +65,7 @@ PREDICTION_SCHEMA: dict[str, Any] = {
         "finished_at",
         "status_url",
         "result_url",
+        "reasons",
     ],
     "properties": {
         "id": {"type": "integer"},
@@ -91,6 +92,18 @@ PREDICTION_SCHEMA: dict[str, Any] = {
             "type": "string",
             "nullable": True,
             "description": "The result CSV, once the status is done",
+        },
+        "reasons": {
+            "type": "string",
+            "nullable": True,
+            "enum": [*STATUSES, None],
+            "description": (
+                "Whether the result's Reason columns are filled: `done` (they came with it), or, "
+                "for a large file explained by substitution, `queued`/`running` while a second "
+                "job adds them (the result is already downloadable; `result_url` then gives the "
+                "file with reasons) or `failed` (the result stays without reasons); null until "
+                "the status is done"
+            ),
         },
     },
 }

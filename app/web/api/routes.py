@@ -55,6 +55,7 @@ def _representation(prediction: Prediction) -> dict[str, Any]:
         "result_url": url_for("api.result", prediction_id=prediction.id, _external=True)
         if done
         else None,
+        "reasons": prediction.reasons_state,
     }
 
 

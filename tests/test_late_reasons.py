@@ -1,0 +1,171 @@
+"""Reasons added after the result: a large file scored by a model explained by substitution is
+on screen and downloadable first, without reasons; a second job then swaps in the very file a
+prediction with reasons inline would have written. A linear model's reasons always come with
+the result; a reasons job that fails or stops keeps the result and says so."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.schema import Prediction, utcnow
+from app.services import jobs, registry, storage
+from app.services.prediction import late_reasons
+from tests import factories
+
+pytestmark = pytest.mark.usefixtures("fresh_login_per_request")
+
+REASON_COLUMNS = ["Reason 1", "Reason 2", "Reason 3"]
+
+
+@pytest.fixture
+def sample(original_dataset) -> bytes:
+    frame = pd.read_csv(original_dataset, dtype=str, keep_default_na=False)
+    return frame.sample(240, random_state=11).to_csv(index=False).encode()
+
+
+def _model(account, kind: str):
+    return next(m for m in registry.models_for(account) if m.model_type.key == kind)
+
+
+def _predict(client, model_id: int, data: bytes, name: str = "March") -> str:
+    response = client.post(
+        "/developer/predict",
+        data={"name": name, "model_id": str(model_id), "file": (io.BytesIO(data), "c.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.text
+    return response.headers["Location"]
+
+
+def _latest() -> Prediction:
+    db.session.expire_all()
+    return db.session.scalars(select(Prediction).order_by(Prediction.id.desc())).first()
+
+
+def _result(client, page: str) -> pd.DataFrame:
+    download = client.get(f"{page}/download")
+    assert download.status_code == 200
+    return pd.read_csv(io.BytesIO(download.data), dtype=str, keep_default_na=False)
+
+
+def _result_files(app) -> set[Path]:
+    root = Path(app.config["DATASETS_ROOT"]) / "dev" / "predictionResult"
+    return set(root.iterdir()) if root.exists() else set()
+
+
+def test_a_large_file_explained_by_substitution_is_downloadable_first_then_gets_its_reasons(
+    app, developer, sample
+):
+    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
+    client = factories.log_in(app.test_client(), developer)
+    tree = _model(developer, "decision_tree")
+    with jobs.held(app):  # the reasons job waits: the result without reasons can be looked at
+        page = _predict(client, tree.id, sample)
+        prediction = _latest()
+        assert prediction.status == "done" and prediction.late_reasons["state"] == "queued"
+        status = client.get(f"{page}/status").get_json()
+        assert status["status"] == "done" and status["reasons"] == "queued" and status["busy"]
+        shown = client.get(page).text
+        assert "Adding each customer" in shown and "Highest-risk customers" in shown
+        assert 'http-equiv="refresh"' in shown  # it updates itself once the reasons are in
+        first = _result(client, page)
+        assert (first[REASON_COLUMNS] == "").all().all()
+        assert first["Churn Probability"].ne("").all()
+        files_before = _result_files(app)
+    jobs.wait_for_idle(app)
+    prediction = _latest()
+    assert prediction.reasons_state == "done" and prediction.late_reasons["state"] == "done"
+    status = client.get(f"{page}/status").get_json()
+    assert status["reasons"] == "done" and not status["busy"]
+    shown = client.get(page).text
+    assert "Adding each customer" not in shown and 'http-equiv="refresh"' not in shown
+    late = _result(client, page)
+    assert (late[REASON_COLUMNS[0]] != "").mean() > 0.5
+
+    # The same file with reasons scored inline: the swapped-in result is the same, cell for cell.
+    app.config["PREDICTION_REASONS_LATER_ROWS"] = 0
+    inline_page = _predict(client, tree.id, sample, name="Inline")
+    inline = _result(client, inline_page)
+    assert _latest().late_reasons == {}
+    pd.testing.assert_frame_equal(late, inline)
+    pd.testing.assert_frame_equal(
+        first.drop(columns=REASON_COLUMNS), inline.drop(columns=REASON_COLUMNS)
+    )
+    # The replaced files stay until the sweep's grace period is over (a download may read them).
+    assert files_before <= _result_files(app)
+
+
+def test_a_linear_models_reasons_always_come_with_the_result(app, developer, sample):
+    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
+    client = factories.log_in(app.test_client(), developer)
+    with jobs.held(app):
+        page = _predict(client, _model(developer, "logistic_regression").id, sample)
+        assert _latest().late_reasons == {}
+        assert client.get(f"{page}/status").get_json()["reasons"] == "done"
+        assert (_result(client, page)[REASON_COLUMNS[0]] != "").mean() > 0.5
+
+
+def test_a_failed_reasons_job_keeps_the_result_says_why_and_leaves_no_file(app, developer, sample):
+    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
+    client = factories.log_in(app.test_client(), developer)
+    with jobs.held(app):
+        page = _predict(client, _model(developer, "gradient_boosting").id, sample)
+        prediction = _latest()
+        files_before = _result_files(app)
+        storage.dataset_file(prediction.input_dataset.path).unlink()  # the upload is gone
+    jobs.wait_for_idle(app)
+    prediction = _latest()
+    assert prediction.reasons_state == "failed"
+    assert prediction.late_reasons["error"]
+    assert _result_files(app) == files_before  # what the failed run wrote is gone
+    shown = client.get(page).text
+    assert "The reasons could not be added" in shown and "Everything else" in shown
+    assert not client.get(f"{page}/status").get_json()["busy"]
+    result = _result(client, page)
+    assert len(result) == 240 and (result[REASON_COLUMNS] == "").all().all()
+
+
+def test_a_reasons_job_not_heard_from_is_shown_as_stopped(app, developer, sample):
+    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
+    client = factories.log_in(app.test_client(), developer)
+    with jobs.held(app):
+        page = _predict(client, _model(developer, "decision_tree").id, sample)
+        prediction = _latest()
+        summary = dict(prediction.summary)
+        long_ago = (utcnow() - timedelta(hours=1)).isoformat()
+        summary["reasons"] = {**summary["reasons"], "state": "running", "touched_at": long_ago}
+        prediction.summary = summary
+        db.session.commit()
+        status = client.get(f"{page}/status").get_json()
+        assert status["reasons"] == "failed" and not status["busy"]
+        assert "The reasons could not be added" in client.get(page).text
+    jobs.wait_for_idle(app)
+
+
+def test_a_reasons_child_that_dies_fails_the_reasons_and_removes_what_it_wrote(
+    app, developer, sample
+):
+    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
+    client = factories.log_in(app.test_client(), developer)
+    with jobs.held(app):
+        _predict(client, _model(developer, "decision_tree").id, sample)
+        prediction = _latest()
+        left = storage.dataset_file("dev/predictionResult/" + "0" * 32 + ".csv")
+        left.write_text("half")
+        summary = dict(prediction.summary)
+        writing = {"csv": "dev/predictionResult/" + "0" * 32 + ".csv"}
+        summary["reasons"] = {**summary["reasons"], "state": "running", "writing": writing}
+        prediction.summary = summary
+        db.session.commit()
+        late_reasons.child_lost(prediction.id)
+    jobs.wait_for_idle(app)  # the queued job finds the reasons failed and leaves them
+    prediction = _latest()
+    assert prediction.late_reasons["state"] == "failed" and not left.exists()
+    assert prediction.late_reasons["error"] == late_reasons.LOST
