@@ -8,8 +8,9 @@ check that every column is really filled, trains the five default models once, a
 three sides per case, each in its own subprocess (so each peak memory is that side's own),
 interleaved (app, bare, near, app, bare, near, …), and keeps the fastest of `--repeat` (3):
 
-  app:  the real app served over HTTP on a loopback port (werkzeug's threaded server, embedded
-        defaults: SQLite, the thread job back end, PREDICTION_BACKGROUND_ROWS as shipped):
+  app:  the real app served over HTTP on a loopback port as `make run` serves it (gunicorn,
+        one worker, eight threads: `predict_server.py`; embedded defaults: SQLite, the thread
+        job back end, PREDICTION_BACKGROUND_ROWS as shipped), warmed by a 200-row prediction:
         log in, POST the file to /developer/predict, poll the page's JSON status (every 0.05 s,
         an eager client) until it is done, GET the result page, GET the download until its
         last byte. Risk rank, input warnings, drift and (a linear model's, or any model's
@@ -24,8 +25,9 @@ interleaved (app, bare, near, app, bare, near, …), and keeps the fastest of `-
 
 Every side starts with the fitted pipeline loaded (a web process keeps it cached). It prints
 the seconds of each side, app ÷ bare and app ÷ near (≤ 1 means the app is not slower), the
-peak resident memory of each side's process, and, for the app, its resident memory before the
-upload and after the job (the web process should return close to its idle size).
+peak resident memory of each side's process (for the app: the gunicorn worker's, plus a scoring
+child's when the job ran in one), and the worker's resident memory before the upload and
+after the job (it should return close to its idle size).
 """
 
 from __future__ import annotations
@@ -33,18 +35,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from predict_setup import EMAIL, PASSWORD, make_app, setup  # noqa: E402  (bench/ is on the path)
+from predict_server import Served  # noqa: E402  (bench/ is on the path)
+from predict_setup import EMAIL, PASSWORD, make_app, setup  # noqa: E402
 
 KINDS = [
     "logistic_regression",
@@ -149,12 +150,8 @@ def run_near(work: Path, kind: str, path: Path) -> dict:
 
 
 def run_app(work: Path, kind: str, path: Path) -> dict:
-    import gc
-
-    import matplotlib.figure  # noqa: F401 - a web process has imported it already
     import requests
     from sqlalchemy import select
-    from werkzeug.serving import make_server
 
     from app.extensions import db
     from app.schema import Developer
@@ -167,19 +164,54 @@ def run_app(work: Path, kind: str, path: Path) -> dict:
             m for m in registry.models_for(developer) if m.is_default and m.model_type.key == kind
         )
         model_id = model.id
-        registry.load_model_pipeline(model)  # cached per process, as in a running server
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    client = requests.Session()
-    answer = client.post(f"{base}/auth/login", data={"email": EMAIL, "password": PASSWORD})
-    assert answer.url.endswith("/developer/"), answer.url
-    client.get(f"{base}/developer/predict").raise_for_status()  # templates compiled, as warm
-    gc.collect()
-    idle = memory_mb("VmRSS")
+    server = Served(work)
+    try:
+        client = requests.Session()
+        answer = client.post(
+            f"{server.base}/auth/login", data={"email": EMAIL, "password": PASSWORD}
+        )
+        assert answer.url.endswith("/developer/"), answer.url
+        # Warm, as a running server is: templates compiled, the model loaded and cached.
+        warm = work / "warm.csv"
+        if not warm.exists():
+            warm.write_text("".join((work / "DatasetA.csv").open().readlines()[:201]))
+        predict(client, server.base, model_id, warm)
+        time.sleep(0.5)
+        idle = server.rss_mb()
+        server.sample_children()
 
-    started = time.perf_counter()
+        started = time.perf_counter()
+        page_url = predict(client, server.base, model_id, path)
+        status = wait_for(client, page_url, lambda s: s["status"] in ("done", "failed"))
+        page = client.get(page_url)
+        assert status["status"] == "done" and "Highest-risk customers" in page.text, status
+        target = work / f"app_result{path.suffix}"
+        download_to(client, page_url, target)
+        seconds = time.perf_counter() - started
+        with_reasons = None
+        if status["reasons"] != "done":  # reasons added by a second job: until downloadable
+            status = wait_for(client, page_url, lambda s: s["reasons"] not in ("queued", "running"))
+            assert status["reasons"] == "done", status
+            download_to(client, page_url, target)
+            with_reasons = time.perf_counter() - started
+        time.sleep(0.5)
+        after, peak, child = server.rss_mb(), server.peak_mb(), server.child_peak_mb()
+    finally:
+        server.stop()
+    return {
+        "seconds": seconds,
+        "with_reasons": with_reasons,
+        "rows": count_rows(target),
+        "idle_mb": idle,
+        "after_mb": after,
+        "peak_mb": peak,
+        "child_peak_mb": child,
+    }
+
+
+def predict(client, base: str, model_id: int, path: Path) -> str:
+    """POST `path` to the prediction form; the result page's URL."""
     with path.open("rb") as handle:
         posted = client.post(
             f"{base}/developer/predict",
@@ -188,36 +220,8 @@ def run_app(work: Path, kind: str, path: Path) -> dict:
             allow_redirects=False,
         )
     assert posted.status_code == 302, posted.text[:2000]
-    page_url = (
-        f"{base}{posted.headers['Location']}"
-        if posted.headers["Location"].startswith("/")
-        else posted.headers["Location"]
-    )
-    status = wait_for(client, page_url, lambda s: s["status"] in ("done", "failed"))
-    page = client.get(page_url)
-    assert status["status"] == "done" and "Highest-risk customers" in page.text, status
-    target = work / f"app_result{path.suffix}"
-    download_to(client, page_url, target)
-    seconds = time.perf_counter() - started
-    with_reasons = None
-    if status["reasons"] != "done":  # reasons added by a second job: until they are downloadable
-        status = wait_for(client, page_url, lambda s: s["reasons"] not in ("queued", "running"))
-        assert status["reasons"] == "done", status
-        download_to(client, page_url, target)
-        with_reasons = time.perf_counter() - started
-
-    gc.collect()
-    after, peak = memory_mb("VmRSS"), memory_mb("VmHWM")  # before the check below reads it
-    server.shutdown()
-    rows = count_rows(target)
-    return {
-        "seconds": seconds,
-        "with_reasons": with_reasons,
-        "rows": rows,
-        "idle_mb": idle,
-        "after_mb": after,
-        "peak_mb": peak,
-    }
+    location = posted.headers["Location"]
+    return f"{base}{location}" if location.startswith("/") else location
 
 
 def wait_for(client, page_url: str, done) -> dict:
@@ -309,8 +313,7 @@ def main() -> None:
         runner = {"app": run_app, "bare": run_bare, "near": run_near}[name]
         result = runner(args.work, kind, Path(path))
         result.setdefault("peak_mb", memory_mb("VmHWM"))
-        # A large prediction is scored in a child process of the web process: its own peak.
-        result["child_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        result.setdefault("child_peak_mb", 0.0)
         print(json.dumps(result))
         return
 
