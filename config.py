@@ -52,6 +52,8 @@ class Config:
     # process, so the web process gives the job's memory back (0: never).
     PREDICTION_CHILD_ROWS = _int("PREDICTION_CHILD_ROWS", 200_000)
     ISOLATED_JOB_ENTRY = "app.worker:run_isolated"
+    # Modules the fork server of those children imports once, besides the entry's.
+    ISOLATED_JOB_PRELOAD = ("app.tasks",)
     # Files of more rows, scored by a model whose reasons need substitution (every model but a
     # linear one), get their result first and their reasons from a second job (0: always with).
     PREDICTION_REASONS_LATER_ROWS = _int("PREDICTION_REASONS_LATER_ROWS", 20_000)

@@ -21,10 +21,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def bench_app():
-    """gunicorn's entry point (`predict_server:bench_app()`): the benchmark's app."""
+    """gunicorn's entry point (`predict_server:bench_app()`): the benchmark's app, its fork
+    server started as wsgi.py starts it."""
     from predict_setup import make_app
 
-    return make_app(Path(os.environ["CHURN_BENCH_WORK"]))
+    from app.services import jobs
+
+    app = make_app(Path(os.environ["CHURN_BENCH_WORK"]))
+    jobs.warm_children(app)
+    return app
 
 
 def _status_mb(pid: int, field: str) -> float:
@@ -71,6 +76,7 @@ class Served:
                 break
             except (requests.ConnectionError, requests.Timeout):
                 if time.monotonic() > deadline or self.master.poll() is not None:
+                    self.master.kill()
                     raise SystemExit("gunicorn did not start") from None
                 time.sleep(0.2)
         self.worker = _children(self.master.pid)[0]

@@ -5,6 +5,9 @@ the row failed with a message and none of its partial files."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -92,3 +95,50 @@ def test_a_child_that_dies_leaves_the_row_failed_and_no_partial_file(app, user, 
     results = storage.datasets_root() / "user" / "predictionResult"
     assert not results.exists() or not any(results.iterdir())
     assert not [p for p in Path(storage.datasets_root()).rglob("*.tmp")]
+
+
+def sleep_in_child(settings: dict, name: str, args: tuple) -> None:
+    """A child that says who it is, then works for longer than any test waits."""
+    Path(args[0]).write_text(str(os.getpid()))
+    time.sleep(120)
+
+
+WEB_PROCESS = """
+import sys, time
+from app import create_app
+from app.services import jobs
+app = create_app("testing", ISOLATED_JOB_ENTRY="tests.test_isolated_jobs:sleep_in_child")
+jobs.register("long", lambda path: None)
+jobs.isolate("long", when=lambda path: True, on_lost=lambda path: None)
+with app.app_context():
+    jobs.enqueue("long", sys.argv[1])
+time.sleep(120)
+"""
+
+
+def test_a_child_dies_with_the_web_process_that_started_it(tmp_path):
+    said = tmp_path / "child.pid"
+    root = Path(__file__).resolve().parents[1]
+    web = subprocess.Popen([sys.executable, "-c", WEB_PROCESS, str(said)], cwd=root)
+    try:
+        deadline = time.monotonic() + 90
+        while not said.exists() or not said.read_text():
+            assert web.poll() is None and time.monotonic() < deadline, "no child started"
+            time.sleep(0.1)
+        child = int(said.read_text())
+        os.kill(child, 0)  # running
+    finally:
+        web.kill()
+        web.wait()
+    deadline = time.monotonic() + 15
+    while _running(child):
+        assert time.monotonic() < deadline, "the child outlived the web process"
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has ended; only its parent's wait is missing
