@@ -159,21 +159,28 @@ def test_the_default_limits_take_a_two_million_row_customer_file(app):
 
 
 @pytest.mark.parametrize("file_format", ["csv", "gz", "parquet"])
-def test_a_large_file_is_checked_whole_in_the_request_but_only_its_first_rows_are_kept(
+def test_a_large_file_is_checked_on_its_header_and_row_count_and_a_small_one_read_whole(
     app, tmp_path, sample, file_format
 ):
     path = tmp_path / f"c.{file_format}"
     data = {"csv": lambda f: f.to_csv(index=False).encode(), "gz": gz_bytes}
     path.write_bytes(data.get(file_format, parquet_bytes)(sample))
     head = read_head(path, file_format, upload_limits(), rows=50)
-    assert len(head.frame) == 50 and not head.complete and head.row_count == ROWS
-    assert head.frame["customerID"].tolist() == sample["customerID"].head(50).tolist()
+    assert len(head.frame) == 0 and not head.complete and head.row_count == ROWS
+    assert list(head.frame.columns) == list(sample.columns)
+    small = read_head(path, file_format, upload_limits(), rows=ROWS)
+    assert small.complete and small.frame["customerID"].tolist() == sample["customerID"].tolist()
     whole = read_head(path, file_format, upload_limits())
     assert whole.complete and len(whole.frame) == ROWS
 
 
-def test_a_bad_row_after_the_kept_ones_still_refuses_the_file(app, tmp_path, sample):
+def test_a_bad_row_of_a_large_file_is_left_to_the_whole_read_and_refuses_a_small_one(
+    app, tmp_path, sample
+):
     path = tmp_path / "c.csv"
     path.write_bytes(sample.to_csv(index=False).encode() + b"one,field,too,few\n")
+    assert read_head(path, "csv", upload_limits(), rows=50).row_count == ROWS + 1
     with pytest.raises(InvalidUpload, match="different number of fields"):
-        read_head(path, "csv", upload_limits(), rows=50)
+        read_table(path, "csv", upload_limits())
+    with pytest.raises(InvalidUpload, match="different number of fields"):
+        read_head(path, "csv", upload_limits(), rows=ROWS + 1)

@@ -55,7 +55,8 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
     pipeline = registry.load_model_pipeline(model)  # refuse an altered model before any work
     in_request = current_app.config["PREDICTION_BACKGROUND_ROWS"]
     with stored_upload(upload, area_of(account, "uploadToPredict")) as stored:
-        # A workbook is checked on its header and first rows; a large one is read by the job.
+        # A small file is read and checked whole; a large one on its header and its row count
+        # (a workbook's first rows too), and the job reads it.
         head = read_head(stored.path, stored.file_format, upload_limits(), rows=in_request)
         original = head.frame
         mapping = match_columns(list(original.columns), PREDICTION_COLUMNS)

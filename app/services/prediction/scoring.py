@@ -88,7 +88,8 @@ def score_prediction(prediction_id: int) -> None:
         original = read_table(
             storage.dataset_file(dataset.path), dataset.file_format, upload_limits()
         )
-        dataset.row_count = len(original)  # a large workbook was only counted in the request
+        # A large upload was only counted in the request (a CSV's count may be over): now exact.
+        dataset.row_count = prediction.row_count = len(original)
         return pipeline, original, match_columns(list(original.columns), PREDICTION_COLUMNS)
 
     run_scoring(prediction, load)

@@ -32,16 +32,22 @@ def read_csv_table(
 ) -> tuple[pd.DataFrame, int]:
     """Every cell of the CSV as text, under the names of its header, and how many rows it has.
 
-    Every row is read and checked; with `rows`, only the first `rows` become the frame (a
-    request checks a large file whole but keeps only what it may score, in Arrow's compact
-    text, not as a frame of Python strings: the job reads the rest)."""
+    Every row is read and checked; with `rows`, only the first `rows` become the frame (the
+    rest stays in Arrow's compact text, never a frame of Python strings)."""
+    encoding, delimiter, header = read_csv_header(path, limits)
+    table = _read_rows(path, encoding, delimiter, header, limits)
+    check_cells(table, header, limits)
+    return table_frame(table, header, rows), table.num_rows
+
+
+def read_csv_header(path: Path, limits: UploadLimits) -> tuple[str, str, list[str]]:
+    """The CSV's encoding, delimiter and header, checked (a header of repeated names, or too
+    many of them, is refused); no row past the header is read."""
     encoding = text_encoding(path)
     delimiter = sniff_delimiter(path, encoding)
     header = read_header(path, encoding, delimiter, limits)
     refuse_duplicate_columns(header)
-    table = _read_rows(path, encoding, delimiter, header, limits)
-    check_cells(table, header, limits)
-    return table_frame(table, header, rows), table.num_rows
+    return encoding, delimiter, header
 
 
 def table_frame(table, header: list[str], rows: int | None = None) -> pd.DataFrame:

@@ -3,8 +3,12 @@ every cell as text, so the result file can
 repeat the upload as it came. Anything unreadable, or over a limit, raises `InvalidUpload` with a
 message for the person who sent it.
 
-`read_table` reads a whole file; `read_head` reads the header and at most a given number of
-rows (a request checks a large workbook this way and leaves the whole read to a job).
+`read_table` reads a whole file; `read_head` reads what a request needs to decide: a file that
+has at most the rows asked for is read and checked whole, a larger one is checked on its header
+and its row count only, and the whole read is left to a job. A large workbook's first rows are
+streamed, and its declared rows checked against the limit; a large CSV (plain or gzip) or
+Parquet file is not parsed at all: its rows are counted (`row_counting`, Parquet's metadata),
+and a count clearly over the limit is refused.
 """
 
 from __future__ import annotations
@@ -19,14 +23,26 @@ import pandas as pd
 from app.services.preprocessing.columns import InvalidUpload, PreparedData, prepare
 from app.services.preprocessing.csv_reading import read_csv_table
 from app.services.preprocessing.limits import UploadLimits
-from app.services.preprocessing.packed_reading import read_gzip_csv_table, read_parquet_table
+from app.services.preprocessing.packed_reading import (
+    estimate_gzip_csv_rows,
+    estimate_parquet_rows,
+    read_gzip_csv_table,
+    read_parquet_table,
+)
+from app.services.preprocessing.row_counting import RowEstimate, estimate_csv_rows
 from app.services.preprocessing.xlsx_table import read_xlsx_table
 
 # A format is the stored file's extension: "gz" is a gzip-compressed CSV (uploaded as .csv.gz).
 SUPPORTED_FORMATS = ("csv", "xlsx", "gz", "parquet")
 FORMATS_HINT = "Please upload a .csv, .csv.gz, .parquet or .xlsx file."
-# Formats read whole and checked whole, of which only the first rows asked for become a frame.
+# Formats read whole and checked whole, of which only the first rows asked for become a frame;
+# and how each counts its rows without reading them.
 _TABLE_READERS = {"csv": read_csv_table, "gz": read_gzip_csv_table, "parquet": read_parquet_table}
+_ROW_COUNTERS = {
+    "csv": estimate_csv_rows,
+    "gz": estimate_gzip_csv_rows,
+    "parquet": estimate_parquet_rows,
+}
 _ZIP_MAGIC = b"PK\x03\x04"
 _DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
 
@@ -45,15 +61,18 @@ def file_format_for(filename: str | None) -> str:
 
 @dataclass
 class TableHead:
-    """The first rows of an upload: all of them when `complete`."""
+    """The first rows of an upload: all of them when `complete` (none of a large CSV or Parquet
+    file, whose frame is its header)."""
 
     frame: pd.DataFrame
     complete: bool
-    declared_rows: int | None  # the rows of a CSV or Parquet file; a workbook's claim (display)
+    # The rows of a CSV or Parquet file (as counted, if it was not read); a workbook's claim.
+    declared_rows: int | None
 
     @property
     def row_count(self) -> int:
-        """The rows read, or (a large workbook) the rows it declares, whichever is larger."""
+        """The rows read, or (a large file) the rows it declares or was counted to have,
+        whichever is larger: shown until the job has read the file."""
         return max(len(self.frame), self.declared_rows or 0)
 
 
@@ -67,10 +86,11 @@ def read_head(
 ) -> TableHead:
     """The header and the first `rows` rows (all rows when None) of the upload.
 
-    A CSV (plain or gzip) or Parquet file is always read and checked whole (Arrow reads 100 MB
-    in about a second), but only its first `rows` become the frame, so a request that checks a
-    large file does not keep it as Python strings; a workbook is read as a stream of rows and
-    stops after `rows`, so checking a large one costs little."""
+    A CSV (plain or gzip) or Parquet file counted to have at most `rows` rows is read and
+    checked whole; a larger one is checked on its header and its row count only, and comes
+    back as its header (an empty frame), incomplete, with the count as its declared rows: the
+    job that reads it whole refuses what the rows hold. A workbook is read as a stream of rows
+    and stops after `rows`, so checking a large one costs little."""
     limits = limits or UploadLimits()
     if path.stat().st_size == 0:
         raise InvalidUpload("The file is empty.")
@@ -79,6 +99,10 @@ def read_head(
         declared = _check_xlsx_archive(path, limits)
         frame, complete = read_xlsx_table(path, limits, rows)
     elif file_format in _TABLE_READERS:
+        if rows is not None:
+            counted = _ROW_COUNTERS[file_format](path, limits)
+            if counted.rows > rows:
+                return _header_only(counted, limits)
         frame, declared = _TABLE_READERS[file_format](path, limits, rows)
         complete = declared <= len(frame)
     else:
@@ -89,6 +113,26 @@ def read_head(
         raise InvalidUpload("The file has a header but no data rows.")
     limits.check_rows(len(frame), len(frame.columns))
     return TableHead(frame, complete, declared)
+
+
+def _header_only(counted: RowEstimate, limits: UploadLimits) -> TableHead:
+    """A file too large to read in the request: its header as an empty frame of text, and its
+    rows as counted. A count that is the real one (no cell can span lines) is refused if it is
+    over the limits; one that may be above it (a quoted cell may hold a line break) is left to
+    the job's whole read."""
+    if not counted.header:
+        raise InvalidUpload("The file has no columns: it does not look like a table.")
+    if counted.exact:
+        if counted.rows > limits.max_rows:
+            raise InvalidUpload(
+                f"The file has about {counted.rows:,} rows; the limit is "
+                f"{limits.max_rows:,}. Please split it into smaller files."
+            )
+        limits.check_rows(counted.rows, len(counted.header))
+    names = [f"c{i}" for i in range(len(counted.header))]  # the header's names may repeat ("")
+    frame = pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    frame.columns = counted.header
+    return TableHead(frame, False, counted.rows)
 
 
 def _check_xlsx_archive(path: Path, limits: UploadLimits) -> int | None:
