@@ -9,6 +9,7 @@ the remaining layers, without building or validating a full matrix. The contribu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,14 @@ from app.services.decisions.reasons import SubstitutionExplainer
 from app.services.preprocessing.columns import FEATURES
 from app.services.preprocessing.encoding import EncodedChunk, Layout
 
+# scikit-learn's hidden-layer activations (its MLP's `activation`), as its forward pass has them.
+HIDDEN: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda values: values,
+    "relu": lambda values: np.maximum(values, 0),
+    "tanh": np.tanh,
+    "logistic": expit,
+}
+
 
 class NetworkSubstitutionExplainer(SubstitutionExplainer):
     """`SubstitutionExplainer`'s contributions for a binary MLPClassifier (see the module
@@ -26,9 +35,7 @@ class NetworkSubstitutionExplainer(SubstitutionExplainer):
 
     def __init__(self, estimator: Any, layout: Layout, baseline: Baseline):
         super().__init__(estimator, layout, baseline)
-        from sklearn.neural_network._base import ACTIVATIONS
-
-        self.hidden = ACTIVATIONS[estimator.activation]
+        self.hidden = HIDDEN[estimator.activation]
         self.coefs = estimator.coefs_
         self.intercepts = estimator.intercepts_
 
@@ -36,14 +43,13 @@ class NetworkSubstitutionExplainer(SubstitutionExplainer):
         """P(churn) from first-layer pre-activations, through the remaining layers."""
         values = first
         for weights, bias in zip(self.coefs[1:], self.intercepts[1:], strict=True):
-            self.hidden(values)  # in place, as scikit-learn's forward pass does
-            values = values @ weights + bias
+            values = self.hidden(values) @ weights + bias
         return expit(values[:, 0])
 
     def contributions(self, encoded: EncodedChunk, probability: np.ndarray) -> np.ndarray:
         matrix = encoded.matrix
         first = matrix @ self.coefs[0] + self.intercepts[0]
-        if not np.allclose(self._rest(first.copy()), probability, rtol=0, atol=1e-12):
+        if not np.allclose(self._rest(first), probability, rtol=0, atol=1e-12):
             return super().contributions(encoded, probability)
         expected = np.tile(probability[:, None], (1, len(FEATURES)))
         for i in range(len(FEATURES)):
@@ -64,10 +70,9 @@ def network_explainer_for(
     estimator: Any, layout: Layout, baseline: Baseline
 ) -> NetworkSubstitutionExplainer | None:
     """The first-layer substitution explainer of a binary network, else None."""
-    from sklearn.neural_network import MLPClassifier
-
     if (
-        not isinstance(estimator, MLPClassifier)
+        type(estimator).__name__ != "MLPClassifier"
+        or getattr(estimator, "activation", None) not in HIDDEN
         or len(estimator.classes_) != 2
         or estimator.out_activation_ != "logistic"
         or estimator.coefs_[-1].shape[1] != 1

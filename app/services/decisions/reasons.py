@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -276,19 +276,18 @@ class _Stack:
         self.done = []
 
 
-def explainer_for(estimator: Any, layout: Layout, baseline: Baseline) -> Explainer:
-    """The exact explainer for a binary linear model of the log-odds, else substitution."""
+def explainer_for(
+    estimator: Any,
+    layout: Layout,
+    baseline: Baseline,
+    substitution: Callable[[Any, Layout, Baseline], Explainer] = SubstitutionExplainer,
+) -> Explainer:
+    """The exact explainer for a binary linear model of the log-odds, else `substitution`'s (the
+    Decider passes the one that picks the fastest path to the same contributions)."""
     linear = _binary_linear_weights(estimator, layout.width)
     if linear is not None:
         return LinearExplainer(*linear, baseline.reference_row(layout), layout)
-    # Faster ways to the same substitution contributions, for the estimators they know.
-    from app.services.decisions.network_substitution import network_explainer_for
-    from app.services.decisions.tree_substitution import tree_explainer_for
-
-    faster = tree_explainer_for(estimator, layout, baseline) or network_explainer_for(
-        estimator, layout, baseline
-    )
-    return faster or SubstitutionExplainer(estimator, layout, baseline)
+    return substitution(estimator, layout, baseline)
 
 
 # Written for a person ----------------------------------------------------------------------------

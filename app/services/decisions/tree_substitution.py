@@ -62,19 +62,15 @@ class _Ensemble:
 
 
 def _ensemble_of(estimator: Any) -> _Ensemble | None:
-    from sklearn.ensemble import (
-        ExtraTreesClassifier,
-        GradientBoostingClassifier,
-        RandomForestClassifier,
-    )
-
+    # By name: scikit-learn stays in the training and prediction services.
+    name = type(estimator).__name__
     if len(getattr(estimator, "classes_", ())) != 2:
         return None
-    if isinstance(estimator, GradientBoostingClassifier):
+    if name == "GradientBoostingClassifier":
         if getattr(estimator, "loss", None) != "log_loss" or estimator.estimators_.shape[1] != 1:
             return None
         return _Ensemble(estimator, boosted=True)
-    if isinstance(estimator, (RandomForestClassifier, ExtraTreesClassifier)):
+    if name in ("RandomForestClassifier", "ExtraTreesClassifier"):
         if getattr(estimator, "n_outputs_", 1) != 1:
             return None
         return _Ensemble(estimator, boosted=False)
