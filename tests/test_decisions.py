@@ -129,6 +129,13 @@ def test_logistic_regression_reasons_are_its_exact_contributions(developer, cust
     result = result_of(prediction)
     pipeline = registry.load_model_pipeline(model)
     estimator = pipeline.named_steps["model"]
+    coef, intercept = estimator.coef_[0], estimator.intercept_[0]
+    assert_exact_contributions(pipeline, model, customers, result, coef, intercept)
+    assert (result["Reason 1"] != "").mean() > 0.9
+
+
+def assert_exact_contributions(pipeline, model, customers, result, coef, intercept) -> None:
+    """Every reason states coef x (x - baseline) over its input's columns, in points."""
     features = coerce_features(customers, {name: name for name in FEATURES})
     encoded = pipeline.named_steps["preprocess"].transform(features[FEATURES])
     names = pipeline.named_steps["preprocess"].get_feature_names_out()
@@ -142,8 +149,8 @@ def test_logistic_regression_reasons_are_its_exact_contributions(developer, cust
             feature, _, category = rest.partition("_")
             shares = baseline["categorical"][feature]
             reference[position] = shares.get(category, 0.0) / sum(shares.values())
-    logits = encoded @ estimator.coef_[0] + estimator.intercept_[0]
-    for row in range(ROWS):
+    logits = encoded @ coef + intercept
+    for row in range(len(customers)):
         for reason in parsed_reasons(result, row):
             feature = reason["feature"]
             columns = [
@@ -151,10 +158,9 @@ def test_logistic_regression_reasons_are_its_exact_contributions(developer, cust
                 for i, name in enumerate(names)
                 if name.split("__")[1] == feature or name.split("__")[1].startswith(feature + "_")
             ]
-            phi = sum(estimator.coef_[0][i] * (encoded[row, i] - reference[i]) for i in columns)
+            phi = sum(coef[i] * (encoded[row, i] - reference[i]) for i in columns)
             points = 100 * (1 / (1 + np.exp(-logits[row])) - 1 / (1 + np.exp(-(logits[row] - phi))))
             assert points == pytest.approx(reason["points"], abs=0.051 if points < 1 else 0.51)
-    assert (result["Reason 1"] != "").mean() > 0.9
 
 
 def test_a_retrained_version_gets_reasons_too(make_app, small_original, customers):
@@ -172,12 +178,18 @@ def test_a_retrained_version_gets_reasons_too(make_app, small_original, customer
     assert version.status == "done", version.error
     assert version.details["baseline"]["rows"] == version.training_rows
     assert version.details["calibration"]["held_out"]["brier"] is not None
+    # Its network's hidden layers are linear (identity): its reasons are exact contributions.
+    assert decisions.reason_method(version) == decisions.EXACT
     prediction = predict(developer, version, customers)
+    assert prediction.summary["reasons"]["method"] == decisions.EXACT
     result = result_of(prediction)
     assert (result["Reason 1"] != "").sum() > ROWS // 2
-    riskiest = result["Risk Rank"].astype(int).sort_values().index[:8].tolist()
     pipeline = registry.load_model_pipeline(version)
-    assert_reasons_move_the_probability(pipeline, version, customers, result, riskiest)
+    network = pipeline.named_steps["model"]
+    coef, intercept = network.coefs_[0], network.intercepts_[0]
+    for weights, bias in zip(network.coefs_[1:], network.intercepts_[1:], strict=True):
+        coef, intercept = coef @ weights, intercept @ weights + bias
+    assert_exact_contributions(pipeline, version, customers, result, coef[:, 0], intercept[0])
 
 
 def test_a_model_trained_before_baselines_compares_with_its_imputers_values(developer, customers):

@@ -14,6 +14,7 @@ import pandas as pd
 from app.services.decisions.baselines import Baseline, baseline_of
 from app.services.decisions.costs import Costs
 from app.services.decisions.input_checks import check_inputs
+from app.services.decisions.network_substitution import network_explainer_for
 from app.services.decisions.reasons import (
     REASON_COUNT,
     Explainer,
@@ -22,8 +23,19 @@ from app.services.decisions.reasons import (
     explainer_for,
     top_reasons,
 )
+from app.services.decisions.tree_substitution import tree_explainer_for
 from app.services.preprocessing.columns import CATEGORICAL_FEATURES, FEATURES
-from app.services.preprocessing.encoding import EncodedChunk, estimator_of, layout_of
+from app.services.preprocessing.encoding import EncodedChunk, Layout, estimator_of, layout_of
+
+
+def substitution_for(estimator: Any, layout: Layout, baseline: Baseline) -> SubstitutionExplainer:
+    """The substitution explainer by its fastest path for `estimator` (tree by tree for a tree
+    ensemble, from the first layer for a network): the same contributions."""
+    return (
+        tree_explainer_for(estimator, layout, baseline)
+        or network_explainer_for(estimator, layout, baseline)
+        or SubstitutionExplainer(estimator, layout, baseline)
+    )
 
 
 @dataclass
@@ -55,7 +67,9 @@ class Decider:
         self.costs = costs
         self.explainer: Explainer | None = None
         if self.layout is not None and self.baseline is not None:
-            self.explainer = explainer_for(estimator_of(pipeline), self.layout, self.baseline)
+            self.explainer = explainer_for(
+                estimator_of(pipeline), self.layout, self.baseline, substitution_for
+            )
         self._estimator = estimator_of(pipeline) if self.layout is not None else None
 
     @property
@@ -67,7 +81,7 @@ class Decider:
         assert explainer is not None and self.layout is not None and self.baseline is not None
         if isinstance(explainer, LinearExplainer) and not explainer.matches(encoded, probability):
             # Linear-looking, but its probabilities are not sigmoid(x . coef): substitute.
-            explainer = SubstitutionExplainer(self._estimator, self.layout, self.baseline)
+            explainer = substitution_for(self._estimator, self.layout, self.baseline)
             self.explainer = explainer
         return explainer
 

@@ -40,7 +40,11 @@ def reason_method(model: Model) -> str:
     """Which method explains `model`'s predictions (the Decider finds the same from the fitted
     estimator: a logistic regression is linear in the log-odds unless it was calibrated)."""
     calibrated = ((model.details or {}).get("calibration") or {}).get("method")
-    return EXACT if model.model_type.key in LINEAR_KINDS and not calibrated else SUBSTITUTION
+    # A retrained network has linear hidden layers (RETRAIN_MLP_PARAMS): linear in the log-odds.
+    linear = model.model_type.key in LINEAR_KINDS or (
+        model.model_type.key == "neural_network" and not model.is_default
+    )
+    return EXACT if linear and not calibrated else SUBSTITUTION
 
 
 def _direction(table: dict[str, Any]) -> str:

@@ -4,16 +4,20 @@ the model's training baseline, in probability points, and the top three written 
 
 Two methods, chosen per model:
 
-- **exact** for a linear model of the log-odds (logistic regression): input f contributes
-  phi_f = sum over its encoded columns j of coef_j * (x_j - b_j), where b is the baseline as a
-  row of the encoded matrix (category shares, encoded medians); the contributions add up to the
-  log-odds' distance from the baseline's. In points: p - sigmoid(logit(p) - phi_f), the change
-  if that input alone were at its baseline.
+- **exact** for a linear model of the log-odds (logistic regression, and a network whose hidden
+  layers are linear, `activation="identity"`, collapsed into one coefficient vector): input f
+  contributes phi_f = sum over its encoded columns j of coef_j * (x_j - b_j), where b is the
+  baseline as a row of the encoded matrix (category shares, encoded medians); the contributions
+  add up to the log-odds' distance from the baseline's. In points: p - sigmoid(logit(p) - phi_f),
+  the change if that input alone were at its baseline.
 - **substitution** for any other estimator: each input in turn is set to its baseline and the
   chunk scored again, batched (one call per category or number, over every row of the chunk
   whose value differs): a number takes the training median; a category takes each training
   category, weighted by its share. The contribution is p minus that expected probability.
   Tree models skip inputs none of their splits read (their contribution is exactly zero).
+  Faster paths reach the same contributions: a binary tree ensemble scores a variant through
+  only the trees that read the changed input (`tree_substitution`), a binary network moves the
+  row's first-layer pre-activation by the changed input's share (`network_substitution`).
 
 Both work on the chunk's one encoding (`EncodedChunk`), so memory stays bounded by the chunk.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -55,7 +60,28 @@ def _expit(values: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-values))
 
 
+def _identity_network_weights(estimator: Any, width: int) -> tuple[np.ndarray, float] | None:
+    """A binary network with identity hidden layers is linear in the log-odds: its layers
+    collapse into one coefficient vector and intercept."""
+    if (
+        getattr(estimator, "activation", None) != "identity"
+        or getattr(estimator, "out_activation_", None) != "logistic"
+        or not hasattr(estimator, "coefs_")
+    ):
+        return None
+    coef = np.eye(width)
+    intercept = np.zeros(width)
+    for weights, bias in zip(estimator.coefs_, estimator.intercepts_, strict=True):
+        coef, intercept = coef @ weights, intercept @ weights + bias
+    if coef.shape != (width, 1):
+        return None
+    return np.ascontiguousarray(coef[:, 0]), float(intercept[0])
+
+
 def _binary_linear_weights(estimator: Any, width: int) -> tuple[np.ndarray, float] | None:
+    network = _identity_network_weights(estimator, width)
+    if network is not None:
+        return network
     coef = getattr(estimator, "coef_", None)
     intercept = getattr(estimator, "intercept_", None)
     if coef is None or intercept is None or not hasattr(estimator, "predict_proba"):
@@ -161,11 +187,30 @@ class SubstitutionExplainer:
         # over the training categories); variants are scored in stacks (see _Stack).
         expected = np.tile(probability[:, None], (1, len(FEATURES)))
         stack = _Stack(self._score)
-        matrix = encoded.matrix
-        for i in range(len(CATEGORICAL_FEATURES)):
-            if not self.read[i]:
-                continue
-            columns = self.layout.columns_of(i)
+        for i in range(len(FEATURES)):
+            for rows, weight, variant in self.variants(i, encoded, probability, expected):
+                stack.add(variant, rows, i, weight)
+        stack.flush_into(expected)
+        return 100.0 * (probability[:, None] - expected)
+
+    def variants(
+        self,
+        i: int,
+        encoded: EncodedChunk,
+        probability: np.ndarray,
+        expected: np.ndarray,
+        matrix: np.ndarray | None = None,
+        whole: bool = True,
+    ) -> Iterator[tuple[np.ndarray, float, np.ndarray]]:
+        """Input i's variants of the chunk, as (rows, weight, variant) whose weighted
+        probabilities are still to be added to column i of `expected` (the rows a variant does
+        not change are added to it here). A variant is those rows of `matrix` (by default the
+        chunk's) with input i at its baseline value, or, not `whole`, only input i's columns."""
+        if not self.read[i]:
+            return
+        source = encoded.matrix if matrix is None else matrix
+        columns = self.layout.columns_of(i)
+        if i < len(CATEGORICAL_FEATURES):
             expected[:, i] = 0.0
             for code, weight in enumerate(self.weights[i]):
                 if weight <= 0:
@@ -173,24 +218,27 @@ class SubstitutionExplainer:
                 change = encoded.codes[i] != code
                 expected[~change, i] += weight * probability[~change]
                 if change.any():
-                    variant = matrix[change]
-                    variant[:, columns] = 0.0
-                    variant[:, columns.start + code] = 1.0
-                    stack.add(variant, np.flatnonzero(change), i, weight)
-        for j in range(len(NUMERIC_FEATURES)):
-            index = len(CATEGORICAL_FEATURES) + j
-            if not self.read[index]:
-                continue
-            column = self.layout.numeric_at + j
-            value = self.reference[column]
-            change = matrix[:, column] != value
-            if change.any():
-                variant = matrix[change]
-                variant[:, column] = value
-                expected[change, index] = 0.0
-                stack.add(variant, np.flatnonzero(change), index, 1.0)
-        stack.flush_into(expected)
-        return 100.0 * (probability[:, None] - expected)
+                    rows = np.flatnonzero(change)
+                    if whole:
+                        variant = source[rows]
+                        variant[:, columns] = 0.0
+                        variant[:, columns.start + code] = 1.0
+                    else:
+                        variant = np.zeros((len(rows), columns.stop - columns.start))
+                        variant[:, code] = 1.0
+                    yield rows, weight, variant
+            return
+        value = self.reference[columns.start]
+        change = encoded.matrix[:, columns.start] != value
+        if change.any():
+            rows = np.flatnonzero(change)
+            if whole:
+                variant = source[rows]
+                variant[:, columns] = value
+            else:
+                variant = np.full((len(rows), 1), value)
+            expected[change, i] = 0.0
+            yield rows, 1.0, variant
 
 
 class _Stack:
@@ -228,12 +276,18 @@ class _Stack:
         self.done = []
 
 
-def explainer_for(estimator: Any, layout: Layout, baseline: Baseline) -> Explainer:
-    """The exact explainer for a binary linear model of the log-odds, else substitution."""
+def explainer_for(
+    estimator: Any,
+    layout: Layout,
+    baseline: Baseline,
+    substitution: Callable[[Any, Layout, Baseline], Explainer] = SubstitutionExplainer,
+) -> Explainer:
+    """The exact explainer for a binary linear model of the log-odds, else `substitution`'s (the
+    Decider passes the one that picks the fastest path to the same contributions)."""
     linear = _binary_linear_weights(estimator, layout.width)
     if linear is not None:
         return LinearExplainer(*linear, baseline.reference_row(layout), layout)
-    return SubstitutionExplainer(estimator, layout, baseline)
+    return substitution(estimator, layout, baseline)
 
 
 # Written for a person ----------------------------------------------------------------------------
