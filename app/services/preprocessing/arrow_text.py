@@ -64,3 +64,16 @@ def any_starts_with(array: Any, first: np.ndarray) -> bool:
         if len(starts) and first[data[starts]].any():
             return True
     return False
+
+
+def longest_bytes(array: Any) -> int | None:
+    """The most bytes any cell of the Arrow text `array` spans (null cells included), or None
+    when the array is not of a text type this reads."""
+    longest = 0
+    for chunk in text_chunks(array):
+        if chunk is None:
+            return None
+        offsets, _ = chunk
+        if len(offsets) > 1:
+            longest = max(longest, int(np.diff(offsets).max()))
+    return longest
