@@ -6,12 +6,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
+
+from app.services.preprocessing.arrow_text import any_starts_with
+
 # A cell starting like this would run as a formula in a spreadsheet...
 FORMULA_START = r"^[=+\-@\t\r]"
 # ...unless it is a plain number such as -3.5 or +12.
 PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _FORMULA_RE = re.compile(FORMULA_START)
 NUMBER_RE = re.compile(PLAIN_NUMBER)
+# The first bytes FORMULA_START matches (each one ASCII, so a whole first character).
+_FORMULA_FIRST = np.zeros(256, dtype=bool)
+_FORMULA_FIRST[list(b"=+-@\t\r")] = True
 
 
 def neutralise(value: str) -> str:
@@ -22,11 +29,13 @@ def neutralise(value: str) -> str:
 
 
 def neutralised_text(array: Any) -> Any:
-    """An Arrow text array with every formula-like value neutralised (one cheap anchored test
-    per column in the usual case, where none is)."""
+    """An Arrow text array with every formula-like value neutralised (in the usual case, where
+    no cell starts as a formula would, one look at each cell's first byte)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not any_starts_with(array, _FORMULA_FIRST):
+        return array
     starts = pc.match_substring_regex(array, FORMULA_START)
     if not pc.any(starts).as_py():
         return array

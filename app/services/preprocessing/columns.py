@@ -10,11 +10,13 @@ meant to be shown to a person as is.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from app.services.errors import DomainError
+from app.services.preprocessing.arrow_text import only_bytes
 
 ID_COLUMN = "customerID"
 TARGET_COLUMN = "Churn"
@@ -109,10 +111,59 @@ def _yes_no(column: pd.Series) -> pd.Series:
     return out
 
 
+def yes_no_text(text: Any) -> Any:
+    """`_yes_no` of an Arrow text array without nulls, by the same Arrow kernels pandas uses
+    for its text (trim, lower, membership): "Yes", "No", or null for anything else."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    yes = pc.is_in(keys, value_set=pa.array(sorted(_YES), keys.type))
+    no = pc.is_in(keys, value_set=pa.array(sorted(_NO), keys.type))
+    return pc.if_else(yes, "Yes", pc.if_else(no, "No", pa.scalar(None, pa.string())))
+
+
 def _numeric(column: pd.Series) -> pd.Series:
     """Floats; blanks, junk and non-finite values ("inf", "1e400") become missing (imputed)."""
-    values = pd.to_numeric(column.astype(str).str.strip(), errors="coerce").astype(float)
+    text = column.astype(str).str.strip()
+    plain = plain_numbers(text)
+    if plain is not None:
+        return pd.Series(plain, index=column.index, name=column.name)
+    values = pd.to_numeric(text, errors="coerce").astype(float)
     return values.where(np.isfinite(values))
+
+
+# Bytes of a plain decimal number ("-12.5", "+3", ".5"), and the longest one read the fast way:
+# 15 characters hold at most 15 digits, an exact integer below 2**53 divided by an exact power
+# of ten, so Arrow's parser and pandas' round it alike.
+_PLAIN_BYTES = np.zeros(256, dtype=bool)
+_PLAIN_BYTES[list(b"0123456789+-.")] = True
+_PLAIN_CHARS = 15
+_ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def plain_numbers(text: pd.Series) -> np.ndarray | None:
+    """The floats `pd.to_numeric(text, errors="coerce")` gives, read by Arrow in one pass, when
+    every cell of the stripped Arrow-backed `text` is blank or a short plain decimal number that
+    Arrow reads; else None (junk, exponents, long or odd numbers take pandas' own path). A
+    negative zero also gives None: pandas reads "-0" as 0 in a column of whole numbers."""
+    if text.dtype != _ARROW_TEXT:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.chunked_array(pa.array(text, from_pandas=True))
+    if not only_bytes(array, _PLAIN_BYTES, _PLAIN_CHARS):
+        return None
+    blank = pc.equal(array, "")
+    try:
+        numbers = pc.cast(pc.if_else(blank, pa.scalar(None, array.type), array), pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    values = numbers.to_numpy()
+    if np.any(np.signbit(values) & (values == 0)):
+        return None
+    return values
 
 
 def _target(column: pd.Series) -> pd.Series:

@@ -30,6 +30,7 @@ from app.services.preprocessing.columns import (
     coerce_feature,
     coerce_features,
     log1p_nonnegative,
+    yes_no_text,
 )
 
 # Pipelines saved before the log step was added have only these two numeric steps.
@@ -204,14 +205,19 @@ def category_codes_and_missing(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if name != "SeniorCitizen" and all(isinstance(c, str) for c in categories):
+    if all(isinstance(c, str) for c in categories):
         text = pa.array(column, from_pandas=True)  # no copy for Arrow-backed text
         is_text = pa.types.is_large_string(text.type) or pa.types.is_string(text.type)
         if is_text and text.null_count == 0:
-            # coerce_features strips with the same Arrow kernel, and "" means missing.
-            stripped = pc.utf8_trim_whitespace(text)
-            empty = pc.equal(stripped, "")
-            filled = pc.if_else(empty, str(fill), stripped)
+            # coerce_features strips with the same Arrow kernel, and "" means missing; Yes/No
+            # is read by the same kernels as well, and what it cannot read is missing.
+            if name == "SeniorCitizen":
+                read = yes_no_text(text)
+                empty = pc.is_null(read)
+            else:
+                read = pc.utf8_trim_whitespace(text)
+                empty = pc.equal(read, "")
+            filled = pc.if_else(empty, str(fill), read)
             codes = pc.index_in(filled, value_set=pa.array(list(categories), filled.type))
             return (
                 codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp),

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.services.preprocessing.arrow_text import longest_bytes
 from app.services.preprocessing.columns import InvalidUpload, column_key
 
 # What a spreadsheet itself allows: Excel's 16,384 columns and 32,767 characters in a cell.
@@ -85,6 +86,9 @@ def check_cells(table: Any, header: list[str], limits: UploadLimits) -> None:
     for name, column in zip(header, table.columns, strict=True):
         if len(column) == 0:
             continue
+        most_bytes = longest_bytes(column)
+        if most_bytes is not None and most_bytes <= limits.max_cell_chars:
+            continue  # a character takes at least one byte: no cell can be too long
         longest = pc.max(pc.utf8_length(column)).as_py()
         if longest is not None and longest > limits.max_cell_chars:
             raise cell_too_long(limits, name)
