@@ -179,11 +179,11 @@ def _run_in_thread(app: Flask, name: str, args: tuple, job_id: str) -> None:
 
 def give_memory_back() -> None:
     """Return what a finished job freed to the system: the allocators (glibc's, Arrow's) keep
-    freed memory for reuse otherwise, and the web process would stay at the job's peak."""
+    freed memory for reuse otherwise, and the web process would stay at the job's peak. (No
+    garbage collection: a job's frames and arrays are freed as they go out of use, and a full
+    collection of a large process costs more than it finds.)"""
     import ctypes
-    import gc
 
-    gc.collect()
     with contextlib.suppress(ImportError):
         import pyarrow
 
