@@ -1,8 +1,9 @@
 """The app as `make run` serves it, for bench/predict.py: gunicorn (one worker, eight threads,
 the Makefile's timeout) on a free loopback port over the benchmark's work folder, warmed up by a
 small prediction with the model measured, and measured from outside: the worker's resident and
-peak memory (its /proc status), and the peak of any scoring child it starts (sampled every
-0.05 s while the measurement runs), so the benchmark's own HTTP client counts in none of them.
+peak memory (its /proc status), and the peak of any scoring child it starts (a child of its
+fork server, sampled every 0.05 s while the measurement runs), so the benchmark's own HTTP
+client counts in none of them.
 """
 
 from __future__ import annotations
@@ -93,9 +94,12 @@ class Served:
         """Start following the peak of the worker's child processes (a scoring child)."""
 
         def follow() -> None:
+            # The worker's children are the fork server (and Python's resource tracker); a
+            # scoring child is a child of the fork server.
             while not self._sampling.wait(0.05):
-                for child in _children(self.worker):
-                    self._child_peak = max(self._child_peak, _status_mb(child, "VmHWM"))
+                for server in _children(self.worker):
+                    for child in _children(server):
+                        self._child_peak = max(self._child_peak, _status_mb(child, "VmHWM"))
 
         threading.Thread(target=follow, daemon=True).start()
 
