@@ -49,10 +49,12 @@ def build_worker(app: Flask) -> SweepingWorker:
 
 def run_isolated(settings: dict, name: str, args: tuple) -> None:
     """A heavy job of the thread back end, in its own process (`jobs.isolate`): the app built
-    again from the web process's settings, the job run in its context."""
+    again from the web process's settings, the job run in its context, then any job it queued
+    (a large prediction's reasons)."""
     app = create_app(settings.get("ENV_NAME") or None, **settings)
     with app.app_context():
         jobs.run_job(name, *args)
+        jobs.run_backlog()
 
 
 def main() -> None:

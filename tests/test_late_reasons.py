@@ -30,6 +30,20 @@ def sample(original_dataset) -> bytes:
     return frame.sample(240, random_state=11).to_csv(index=False).encode()
 
 
+@pytest.fixture
+def client(app, developer):
+    """The developer's client; files of over 100 rows get their reasons later."""
+    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
+    return factories.log_in(app.test_client(), developer)
+
+
+def _set_reasons(prediction: Prediction, **changes) -> None:
+    summary = dict(prediction.summary)
+    summary["reasons"] = {**summary["reasons"], **changes}
+    prediction.summary = summary
+    db.session.commit()
+
+
 def _model(account, kind: str):
     return next(m for m in registry.models_for(account) if m.model_type.key == kind)
 
@@ -61,10 +75,8 @@ def _result_files(app) -> set[Path]:
 
 
 def test_a_large_file_explained_by_substitution_is_downloadable_first_then_gets_its_reasons(
-    app, developer, sample
+    app, developer, sample, client
 ):
-    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
-    client = factories.log_in(app.test_client(), developer)
     tree = _model(developer, "decision_tree")
     with jobs.held(app):  # the reasons job waits: the result without reasons can be looked at
         page = _predict(client, tree.id, sample)
@@ -102,9 +114,7 @@ def test_a_large_file_explained_by_substitution_is_downloadable_first_then_gets_
     assert files_before <= _result_files(app)
 
 
-def test_a_linear_models_reasons_always_come_with_the_result(app, developer, sample):
-    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
-    client = factories.log_in(app.test_client(), developer)
+def test_a_linear_models_reasons_always_come_with_the_result(app, developer, sample, client):
     with jobs.held(app):
         page = _predict(client, _model(developer, "logistic_regression").id, sample)
         assert _latest().late_reasons == {}
@@ -112,9 +122,9 @@ def test_a_linear_models_reasons_always_come_with_the_result(app, developer, sam
         assert (_result(client, page)[REASON_COLUMNS[0]] != "").mean() > 0.5
 
 
-def test_a_failed_reasons_job_keeps_the_result_says_why_and_leaves_no_file(app, developer, sample):
-    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
-    client = factories.log_in(app.test_client(), developer)
+def test_a_failed_reasons_job_keeps_the_result_says_why_and_leaves_no_file(
+    app, developer, sample, client
+):
     with jobs.held(app):
         page = _predict(client, _model(developer, "gradient_boosting").id, sample)
         prediction = _latest()
@@ -132,17 +142,12 @@ def test_a_failed_reasons_job_keeps_the_result_says_why_and_leaves_no_file(app, 
     assert len(result) == 240 and (result[REASON_COLUMNS] == "").all().all()
 
 
-def test_a_reasons_job_not_heard_from_is_shown_as_stopped(app, developer, sample):
-    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
-    client = factories.log_in(app.test_client(), developer)
+def test_a_reasons_job_not_heard_from_is_shown_as_stopped(app, developer, sample, client):
     with jobs.held(app):
         page = _predict(client, _model(developer, "decision_tree").id, sample)
         prediction = _latest()
-        summary = dict(prediction.summary)
         long_ago = (utcnow() - timedelta(hours=1)).isoformat()
-        summary["reasons"] = {**summary["reasons"], "state": "running", "touched_at": long_ago}
-        prediction.summary = summary
-        db.session.commit()
+        _set_reasons(prediction, state="running", touched_at=long_ago)
         status = client.get(f"{page}/status").get_json()
         assert status["reasons"] == "failed" and not status["busy"]
         assert "The reasons could not be added" in client.get(page).text
@@ -150,22 +155,29 @@ def test_a_reasons_job_not_heard_from_is_shown_as_stopped(app, developer, sample
 
 
 def test_a_reasons_child_that_dies_fails_the_reasons_and_removes_what_it_wrote(
-    app, developer, sample
+    app, developer, sample, client
 ):
-    app.config["PREDICTION_REASONS_LATER_ROWS"] = 100
-    client = factories.log_in(app.test_client(), developer)
     with jobs.held(app):
         _predict(client, _model(developer, "decision_tree").id, sample)
         prediction = _latest()
         left = storage.dataset_file("dev/predictionResult/" + "0" * 32 + ".csv")
         left.write_text("half")
-        summary = dict(prediction.summary)
         writing = {"csv": "dev/predictionResult/" + "0" * 32 + ".csv"}
-        summary["reasons"] = {**summary["reasons"], "state": "running", "writing": writing}
-        prediction.summary = summary
-        db.session.commit()
+        _set_reasons(prediction, state="running", writing=writing)
         late_reasons.child_lost(prediction.id)
     jobs.wait_for_idle(app)  # the queued job finds the reasons failed and leaves them
     prediction = _latest()
     assert prediction.late_reasons["state"] == "failed" and not left.exists()
     assert prediction.late_reasons["error"] == late_reasons.LOST
+
+
+def test_a_prediction_scored_in_a_child_process_gets_its_reasons_there_too(
+    app, developer, sample, client
+):
+    app.config.update(PREDICTION_BACKGROUND_ROWS=50, PREDICTION_CHILD_ROWS=100)
+    page = _predict(client, _model(developer, "decision_tree").id, sample)
+    jobs.wait_for_idle(app)  # the child scored it, then added its reasons before it ended
+    prediction = _latest()
+    assert prediction.status == "done" and prediction.reasons_state == "done"
+    assert prediction.late_reasons["state"] == "done"
+    assert (_result(client, page)[REASON_COLUMNS[0]] != "").mean() > 0.5

@@ -156,6 +156,9 @@ def enqueue(name: str, *args: Any) -> str:
     if backend == "thread":
         # A thread job's owner process is part of its id, so recovery can tell it from an orphan.
         job_id = thread_job_id()
+        if _child_backlog is not None:  # in a job's child process: run after it, in it
+            _child_backlog.append((name, args))
+            return job_id
         _claim(job_id)
         _executor(app).submit(_run_in_thread, app, name, args, job_id)
         return job_id
@@ -252,10 +255,27 @@ def _picklable(value: Any) -> bool:
     return True
 
 
+# In a job's child process: the jobs it queued (a thread queue would die with the child).
+_child_backlog: list[tuple[str, tuple]] | None = None
+
+
+def run_backlog() -> None:
+    """In a job's child process, after its job: run the jobs that job queued, in order (the
+    entry calls this in its app context)."""
+    while _child_backlog:
+        name, args = _child_backlog.pop(0)
+        try:
+            run_job(name, *args)
+        except Exception:  # each job marks its own row failed; this is the last line of defence
+            log.exception("Job %s%r failed", name, args)
+
+
 def _child_main(entry: str, settings: dict[str, Any], name: str, args: tuple, lifeline) -> None:
     """The child process: dies with the web process that waits for it (when its end of the
     lifeline closes), and hands over to `entry` ("module:function", which builds the app from
-    `settings` and runs the job in its context)."""
+    `settings`, runs the job in its context, then `run_backlog`)."""
+    global _child_backlog
+    _child_backlog = []
     threading.Thread(target=_end_with, args=(lifeline,), daemon=True).start()
     module, _, function = entry.partition(":")
     getattr(importlib.import_module(module), function)(settings, name, args)
