@@ -33,17 +33,27 @@ import logging
 import multiprocessing
 import os
 import pickle
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
 
 from app.services.errors import Unavailable
+from app.services.jobs import claims
+
+# This process's claims (`claims`), answered here as ever.
+THREAD_PREFIX = claims.THREAD_PREFIX
+_claim = claims._claim
+claim_here = claims.claim_here
+parse_thread_job_id = claims.parse_thread_job_id
+process_start = claims.process_start
+release = claims.release
+running_here = claims.running_here
+this_host = claims.this_host
+thread_job_id = claims.thread_job_id
 
 log = logging.getLogger(__name__)
 
@@ -338,76 +348,3 @@ def queue_problem(app: Flask) -> str | None:
     except RedisError as error:
         return str(error)
     return None
-
-
-# Work claimed by this process ----------------------------------------------------------------
-
-THREAD_PREFIX = "t:"
-_here: set[str] = set()
-_here_lock = threading.Lock()
-
-
-def _host() -> str:
-    return socket.gethostname()[:20]
-
-
-def process_start(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, from /proc), or None if unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces; the start time is field 22.
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _process_identity(pid: int) -> str:
-    """The pid plus its start time: a pid reused by a later process is a different identity."""
-    start = process_start(pid)
-    return f"{pid}.{start}" if start else str(pid)
-
-
-def thread_job_id(owner: str | None = None) -> str:
-    """A thread back end's job id, owned by process `owner` ("pid.start"; this one by default)."""
-    owner = owner or _process_identity(os.getpid())
-    return f"{THREAD_PREFIX}{_host()}:{owner}:{uuid.uuid4().hex[:16]}"
-
-
-def parse_thread_job_id(job_id: str) -> tuple[str, int, str] | None:
-    """(host, pid, start) of a thread job id, or None if it is not one."""
-    try:
-        host, identity, _ = job_id[len(THREAD_PREFIX) :].split(":", 2)
-        pid_text, _, start = identity.partition(".")
-        return host, int(pid_text), start
-    except ValueError:
-        return None
-
-
-def this_host() -> str:
-    return _host()
-
-
-def claim_here() -> str:
-    """An id for work that runs in this process now (e.g. a small prediction scored inside its
-    request); it counts as running until the app context that claimed it ends."""
-    job_id = thread_job_id()
-    _claim(job_id)
-    if has_app_context():
-        g.setdefault("_claimed_jobs", []).append(job_id)
-    return job_id
-
-
-def _claim(job_id: str) -> None:
-    with _here_lock:
-        _here.add(job_id)
-
-
-def release(job_id: str) -> None:
-    with _here_lock:
-        _here.discard(job_id)
-
-
-def running_here(job_id: str) -> bool:
-    """Is the work with this id (claimed by this process) still queued or running?"""
-    with _here_lock:
-        return job_id in _here
