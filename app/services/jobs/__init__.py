@@ -1,8 +1,8 @@
 """Background jobs, so long work never blocks a web request.
 
-This package: the runner (here), `lifecycle` (the one lifecycle of queued work), `liveness` (is
-a stored job id alive?), `sweep` (the periodic repair and clean-up) and `progress` (what a
-waiting page polls).
+This package: the runner (here), `claims` (which thread jobs this process runs), `lifecycle`
+(the one lifecycle of queued work), `liveness` (is a stored job id alive?), `sweep` (the
+periodic repair and clean-up) and `progress` (what a waiting page polls).
 
 Two back ends behind one `enqueue()`:
 - "thread" (the embedded default): one worker thread in the web process, jobs run in order;
