@@ -92,9 +92,7 @@ def _fail(prediction_id: int, message: str, files: dict[str, str]) -> None:
     db.session.rollback()
     for relative in files.values():
         path = storage.dataset_file(relative)
-        storage.remove_quietly(path)
-        for partial in path.parent.glob(f".{path.name}.*.tmp"):
-            storage.remove_quietly(partial)
+        storage.remove_quietly(path, *storage.partial_files(path))
     prediction = db.session.get(Prediction, prediction_id)
     if prediction is not None and prediction.late_reasons:
         _update(prediction, state=WorkStatus.FAILED, error=message, writing=None)

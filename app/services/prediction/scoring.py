@@ -121,7 +121,7 @@ def child_lost(prediction_id: int) -> None:
         storage.dataset_file(rel)
         for rel in ((prediction.summary or {}).get("writing") or {}).values()
     ]
-    partial = [p for path in planned for p in path.parent.glob(f".{path.name}.*.tmp")]
+    partial = [p for path in planned for p in storage.partial_files(path)]
     lifecycle.mark_failed(prediction, LOST, [*planned, *partial])
 
 

@@ -183,6 +183,11 @@ def write_atomic(target: Path, writer: Callable[[Path], None]) -> None:
         writer(tmp)
 
 
+def partial_files(path: Path) -> list[Path]:
+    """The unfinished atomic writes of `path` (the temporary names `atomic_path` gives)."""
+    return list(path.parent.glob(f".{path.name}.*.tmp"))
+
+
 def remove_quietly(*paths: Path | None) -> None:
     """Remove files left by a failed operation; a missing file is already what we want."""
     for path in paths:
