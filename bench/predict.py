@@ -177,7 +177,7 @@ def run_app(work: Path, kind: str, path: Path) -> dict:
         if not warm.exists():
             warm.write_text("".join((work / "DatasetA.csv").open().readlines()[:201]))
         predict(client, server.base, model_id, warm)
-        time.sleep(0.5)
+        server.settle()
         idle = server.rss_mb()
         server.sample_children()
 

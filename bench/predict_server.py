@@ -43,6 +43,15 @@ def _status_mb(pid: int, field: str) -> float:
     return 0.0
 
 
+def _cpu_ticks(pid: int) -> int:
+    """User + system clock ticks `pid` has used (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
 def _children(pid: int) -> list[int]:
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
@@ -83,6 +92,24 @@ class Served:
         self.worker = _children(self.master.pid)[0]
         self._child_peak = 0.0
         self._sampling = threading.Event()
+
+    def settle(self, quiet: float = 1.0, limit: float = 60) -> None:
+        """Wait until the worker and its children (the fork server importing the app) use next
+        to no CPU (two clock ticks in `quiet` seconds): a server that has been up a while, as
+        `make run` serves."""
+        deadline = time.monotonic() + limit
+
+        def used() -> int:
+            pids = [self.worker, *_children(self.worker)]
+            return sum(_cpu_ticks(pid) for pid in pids)
+
+        before = used()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = used()
+            if now - before <= 2:
+                return
+            before = now
 
     def rss_mb(self) -> float:
         return _status_mb(self.worker, "VmRSS")

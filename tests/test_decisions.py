@@ -367,4 +367,4 @@ def test_a_calibrated_models_reasons_come_from_substitution(original_dataset, cu
     encoded = encode(pipeline, customers, mapping)
     probability = estimator_of(pipeline).predict_proba(encoded.matrix)[:, 1]
     columns = decider.decide(customers, mapping, encoded, probability)
-    assert sum(bool(r) for r in columns.reasons[0]) > ROWS // 2
+    assert sum(bool(r) for r in columns.reasons[0].to_pylist()) > ROWS // 2

@@ -178,3 +178,29 @@ def test_drift_reads_numbers_as_the_models_do(cells):
     finite = np.isfinite(expected)
     assert (np.isfinite(found) == finite).all()
     assert (found[finite] == expected[finite]).all()
+
+
+def test_counts_from_the_scoring_encoding_equal_counts_read_from_the_cells(developer, customers):
+    """The scoring loop hands the monitor its encoding; the bins must be those the cells give:
+    blanks, unknown categories, unreadable Yes/No and junk numbers included."""
+    from app.services.preprocessing.encoding import encode
+
+    messy = shifted(customers)
+    messy.loc[::7, "Contract"] = "  "
+    messy.loc[::11, "PaymentMethod"] = "Carrier pigeon"
+    messy.loc[::5, "SeniorCitizen"] = "maybe"
+    messy.loc[::3, "InternetService"] = " Fiber optic "
+    messy.loc[::13, "TotalCharges"] = "n/a"
+    mapping = match_columns(list(messy.columns), PREDICTION_COLUMNS)
+    for model in registry.models_for(developer):
+        pipeline = registry.load_model_pipeline(model)
+        encoded = encode(pipeline, messy, mapping)
+        assert encoded is not None
+        from_cells = drift.DriftMonitor.for_model(model, mapping)
+        from_cells.add(messy)
+        from_encoding = drift.DriftMonitor.for_model(model, mapping)
+        from_encoding.add(messy, encoded)
+        for name in FEATURES:
+            assert (from_cells.counts[name] == from_encoding.counts[name]).all(), name
+        assert from_cells.counts["PaymentMethod"][-1] > 0  # the unknown ones: "other values"
+        assert from_cells.result() == from_encoding.result()

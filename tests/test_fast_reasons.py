@@ -92,7 +92,7 @@ def test_a_network_with_linear_hidden_layers_gets_exact_contributions(data):
     assert decider.explainer.matches(encoded, probability)
     columns = decider.decide(customers, {n: n for n in customers.columns}, encoded, probability)
     assert decider.method == decisions.EXACT
-    assert sum(bool(r) for r in columns.reasons[0]) > ROWS // 2
+    assert sum(bool(r) for r in columns.reasons[0].to_pylist()) > ROWS // 2
     # The collapsed weights are the network's log-odds.
     explainer = decider.explainer
     logits = encoded.matrix @ explainer.coef + explainer.intercept

@@ -16,11 +16,11 @@ from app.services.decisions.costs import Costs
 from app.services.decisions.input_checks import check_inputs
 from app.services.decisions.network_substitution import network_explainer_for
 from app.services.decisions.reasons import (
-    REASON_COUNT,
     Explainer,
     LinearExplainer,
     SubstitutionExplainer,
     explainer_for,
+    no_reasons,
     top_reasons,
 )
 from app.services.decisions.tree_substitution import tree_explainer_for
@@ -42,7 +42,7 @@ def substitution_for(estimator: Any, layout: Layout, baseline: Baseline) -> Subs
 class DecisionColumns:
     """The new columns of one chunk, row for row."""
 
-    reasons: list[list[str]]  # REASON_COUNT lists of one text per row ("" for none)
+    reasons: list[Any]  # REASON_COUNT Arrow text arrays, one text per row ("" for none)
     warnings: list[str]  # per row, "" when every input was usable
     warned: np.ndarray  # per row: has an input warning
     warned_inputs: dict[str, int]  # how many rows have a warning on each input
@@ -99,7 +99,7 @@ class Decider:
             contact = expected > 0
         if encoded is None or self.explainer is None:
             return DecisionColumns(
-                reasons=[[""] * rows for _ in range(REASON_COUNT)],
+                reasons=no_reasons(rows),
                 warnings=[""] * rows,
                 warned=np.zeros(rows, dtype=bool),
                 warned_inputs={},
@@ -116,7 +116,7 @@ class Decider:
             )
             reasons = top_reasons(encoded, contributions, excluded)
         else:
-            reasons = [[""] * rows for _ in range(REASON_COUNT)]
+            reasons = no_reasons(rows)
         return DecisionColumns(
             reasons=reasons,
             warnings=checks.messages,

@@ -325,49 +325,60 @@ def _points_keys(points: np.ndarray) -> np.ndarray:
     return np.where(points >= 0.95, whole, tenths)
 
 
+def no_reasons(rows: int) -> list[Any]:
+    """The reason slots of `rows` rows that have none (Arrow text, "" everywhere)."""
+    import pyarrow as pa
+
+    empty = pa.repeat(pa.scalar("", pa.string()), rows)
+    return [empty] * REASON_COUNT
+
+
 def top_reasons(
     encoded: EncodedChunk, contributions: np.ndarray, excluded: np.ndarray
-) -> list[list[str]]:
-    """Per reason slot (three), the reason of every row ("" where fewer inputs raise it).
+) -> list[Any]:
+    """Per reason slot (three), the reason of every row as Arrow text ("" where fewer inputs
+    raise it).
 
     `excluded` (rows x 16) marks inputs the model could not read as written (they have an input
-    warning instead): they are never offered as reasons. Built column-wise: every distinct input
-    value is written once.
+    warning instead): they are never offered as reasons. Every row's reason is first a pair of
+    numbers (which "input = value" label, how many points), and each distinct pair is written
+    once: a chunk holds far fewer of them than rows.
     """
+    import pyarrow as pa
+
     layout = encoded.layout
-    rows = encoded.rows
     raised = np.where(excluded | (contributions < MIN_POINTS), -np.inf, contributions)
     order = np.argsort(-raised, axis=1, kind="stable")[:, :REASON_COUNT]
     chosen = np.take_along_axis(raised, order, axis=1)
+    given = np.isfinite(chosen)
     categorical = len(CATEGORICAL_FEATURES)
-    # "Contract = Month-to-month" for every known category, at offsets[i] + code.
-    category_labels = np.array(
-        [
-            f"{name} = {category}"
-            for i, name in enumerate(CATEGORICAL_FEATURES)
-            for category in layout.categories[i]
-        ],
-        dtype=object,
-    )
-    label_at = np.column_stack(
+    # Label ids: "Contract = Month-to-month" for every known category at offsets[i] + code,
+    # then, per number, each distinct value of the rows that give that number as a reason.
+    texts = [
+        f"{name} = {category}"
+        for i, name in enumerate(CATEGORICAL_FEATURES)
+        for category in layout.categories[i]
+    ]
+    label = np.column_stack(
         [layout.offsets[i] + np.maximum(encoded.codes[i], 0) for i in range(categorical)]
+        + [np.zeros(encoded.rows, dtype=np.intp)] * len(NUMERIC_FEATURES)
     )
-    number_labels = []
     for j, name in enumerate(NUMERIC_FEATURES):
-        distinct, inverse = np.unique(encoded.numbers[:, j], return_inverse=True)
-        texts = np.array([f"{name} = {number_text(v)}" for v in distinct], dtype=object)
-        number_labels.append(texts[inverse.reshape(-1)])
-    row_numbers = np.arange(rows)
+        rows = ((order == categorical + j) & given).any(axis=1)
+        distinct, inverse = np.unique(encoded.numbers[rows, j], return_inverse=True)
+        label[rows, categorical + j] = len(texts) + inverse.reshape(-1)
+        texts += [f"{name} = {number_text(v)}" for v in distinct]
     slots: list[list[str]] = []
     for slot in range(REASON_COUNT):
-        feature = order[:, slot]
-        labels = np.empty(rows, dtype=object)
-        is_category = feature < categorical
-        picked = label_at[row_numbers[is_category], feature[is_category]]
-        labels[is_category] = category_labels[picked]
-        for j in range(len(NUMERIC_FEATURES)):
-            is_number = feature == categorical + j
-            labels[is_number] = number_labels[j][is_number]
-        texts = labels + " (" + _POINTS[_points_keys(chosen[:, slot])] + ")"
-        slots.append(np.where(np.isfinite(chosen[:, slot]), texts, "").tolist())
+        pairs = np.take_along_axis(label, order[:, slot : slot + 1], axis=1)[:, 0] * len(_POINTS)
+        pairs += _points_keys(chosen[:, slot])
+        distinct, inverse = np.unique(pairs[given[:, slot]], return_inverse=True)
+        written = pa.array(
+            [f"{texts[pair // len(_POINTS)]} ({_POINTS[pair % len(_POINTS)]})" for pair in distinct]
+            + [""],
+            pa.string(),
+        )
+        at = np.full(encoded.rows, len(distinct), dtype=np.int32)
+        at[given[:, slot]] = inverse.reshape(-1)
+        slots.append(written.take(pa.array(at)))
     return slots

@@ -24,7 +24,7 @@ from app.services.preprocessing.columns import (
     NUMERIC_FEATURES,
     coerce_feature,
 )
-from app.services.preprocessing.encoding import category_codes
+from app.services.preprocessing.encoding import EncodedChunk, category_codes
 
 if TYPE_CHECKING:
     from app.schema import Model, Prediction
@@ -166,7 +166,9 @@ class DriftMonitor:
     def for_model(cls, model: Model, mapping: dict[str, str]) -> DriftMonitor:
         return cls((model.details or {}).get("training_profile"), mapping)
 
-    def add(self, chunk: pd.DataFrame) -> None:
+    def add(self, chunk: pd.DataFrame, encoded: EncodedChunk | None = None) -> None:
+        """Count `chunk`'s inputs; `encoded`, the chunk's encoding when the scoring has one,
+        spares reading the same cells again (its numbers and categories are what this reads)."""
         self.rows += len(chunk)
         if self.profile is None:
             return
@@ -174,10 +176,35 @@ class DriftMonitor:
             spec = self.profile["features"][name]
             column = chunk[self.mapping[name]]
             if spec["kind"] == "category":
-                codes = _category_codes(column, name, spec["categories"])
+                codes = self._encoded_bins(encoded, name, spec["categories"])
+                if codes is None:
+                    codes = _category_codes(column, name, spec["categories"])
+            elif encoded is not None:
+                numbers = encoded.numbers[:, NUMERIC_FEATURES.index(name)]
+                codes = _number_codes(numbers, spec["edges"])
             else:
                 codes = _number_codes(numeric_values(column, name), spec["edges"])
             counts += np.bincount(codes, minlength=len(counts))
+
+    def _encoded_bins(
+        self, encoded: EncodedChunk | None, name: str, categories: list[str]
+    ) -> np.ndarray | None:
+        """The bins of a categorical input from its encoding: each encoder category's bin,
+        "missing" where the cell was missing (the encoder filled it in), "other values" for
+        the rest. None when the encoder does not know every binned category."""
+        if encoded is None:
+            return None
+        i = CATEGORICAL_FEATURES.index(name)
+        known = [str(category) for category in encoded.layout.categories[i]]
+        if not set(categories) <= set(known):
+            return None
+        place = {category: at for at, category in enumerate(categories)}
+        missing, other = len(categories), len(categories) + 1
+        # The bin of each encoder code, the last entry for code -1 (a value never seen).
+        lookup = np.array([place.get(category, other) for category in known] + [other])
+        bins = lookup[encoded.codes[i]]
+        bins[encoded.missing[i]] = missing
+        return bins
 
     def result(self) -> dict[str, Any]:
         """The drift record of the prediction (what `Prediction.drift` holds)."""

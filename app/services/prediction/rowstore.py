@@ -78,7 +78,7 @@ class RowStoreWriter:
             pa.array(rows),
             ids.cast(pa.string()),
             pa.array(probability, type=pa.float64()),
-            *[pa.array(reasons, type=pa.string()) for reasons in columns.reasons],
+            *[reasons.cast(pa.string()) for reasons in columns.reasons],
             pa.array(columns.warnings, type=pa.string()),
             pa.array(columns.expected_value, type=pa.float64())
             if columns.expected_value is not None

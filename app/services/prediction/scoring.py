@@ -60,7 +60,12 @@ from app.services.preprocessing import (
     number_columns,
     read_table,
 )
-from app.services.preprocessing.encoding import churn_probabilities, encode, estimator_of
+from app.services.preprocessing.encoding import (
+    EncodedChunk,
+    churn_probabilities,
+    encode,
+    estimator_of,
+)
 from app.services.storage.uploads import upload_limits
 
 log = logging.getLogger(__name__)
@@ -73,7 +78,7 @@ Loaded = tuple[Any, pd.DataFrame, dict[str, str]]  # pipeline, upload, column ma
 
 
 class ChunkObserver(Protocol):
-    def add(self, chunk: pd.DataFrame) -> None: ...
+    def add(self, chunk: pd.DataFrame, encoded: EncodedChunk | None = None) -> None: ...
 
 
 def score_prediction(prediction_id: int) -> None:
@@ -318,7 +323,7 @@ def score_to_files(
                 summary.add(chunk, scored, columns)
                 writer.write(chunk[mapping[ID_COLUMN]], scored, columns)
                 for observer in observers:
-                    observer.add(chunk)
+                    observer.add(chunk, encoded)
                 report(start + len(scored), first_pass=True)
         finally:
             writer.close()

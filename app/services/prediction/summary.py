@@ -47,6 +47,7 @@ class SummaryBuilder:
         self, chunk: pd.DataFrame, probability: np.ndarray, columns: DecisionColumns, first: int
     ) -> None:
         best = top_rows(probability, TOP_ROWS)
+        slots = [reasons.take(best).to_pylist() for reasons in columns.reasons]
         ids = chunk[self.mapping[ID_COLUMN]]
         value = columns.expected_value
         candidates = pd.DataFrame(
@@ -54,7 +55,7 @@ class SummaryBuilder:
                 "row": best + first,
                 "customerID": ids.iloc[best].astype(str).to_numpy(),
                 "probability": probability[best],
-                "reasons": [[r[i] for r in columns.reasons if r[i]] for i in best.tolist()],
+                "reasons": [[r[at] for r in slots if r[at]] for at in range(len(best))],
                 "warnings": [columns.warnings[i] for i in best.tolist()],
                 "expected_value": value[best] if value is not None else np.nan,
             }

@@ -209,20 +209,34 @@ def category_codes_and_missing(
         text = pa.array(column, from_pandas=True)  # no copy for Arrow-backed text
         is_text = pa.types.is_large_string(text.type) or pa.types.is_string(text.type)
         if is_text and text.null_count == 0:
-            # coerce_features strips with the same Arrow kernel, and "" means missing; Yes/No
-            # is read by the same kernels as well, and what it cannot read is missing.
+            # Each distinct text is read once (a column holds a handful), then every row takes
+            # its text's reading. coerce_features strips with the same Arrow kernel, and ""
+            # means missing; Yes/No is read by the same kernels too, what it cannot read missing.
+            distinct, positions = _distinct(text)
             if name == "SeniorCitizen":
-                read = yes_no_text(text)
+                read = yes_no_text(distinct)
                 empty = pc.is_null(read)
             else:
-                read = pc.utf8_trim_whitespace(text)
+                read = pc.utf8_trim_whitespace(distinct)
                 empty = pc.equal(read, "")
             filled = pc.if_else(empty, str(fill), read)
             codes = pc.index_in(filled, value_set=pa.array(list(categories), filled.type))
             return (
-                codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp),
-                empty.to_numpy(zero_copy_only=False).astype(bool),
+                codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)[positions],
+                empty.to_numpy(zero_copy_only=False).astype(bool)[positions],
             )
     values = coerce_feature(column, name)
     empty = values.isna().to_numpy()
     return pd.Index(categories).get_indexer(values.fillna(fill)), empty
+
+
+def _distinct(text: Any) -> tuple[Any, np.ndarray]:
+    """The distinct values of an Arrow text array without nulls, and each row's position among
+    them (one hash pass: Arrow's dictionary encoding)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    encoded = pc.dictionary_encode(text)
+    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
