@@ -24,6 +24,16 @@ def register_jobs() -> None:
     """Register every job with the runner (idempotent)."""
     for name, func in JOBS.items():
         jobs.register(name, func)
-    # A large prediction of the thread back end is scored (and explained) in a child process.
-    jobs.isolate(scoring.JOB_NAME, when=scoring.scores_apart, on_lost=scoring.child_lost)
-    jobs.isolate(late_reasons.JOB_NAME, when=scoring.scores_apart, on_lost=late_reasons.child_lost)
+    # With the thread back end, a large prediction is scored in a child process, and reasons
+    # added later always are.
+    jobs.isolate(scoring.JOB_NAME, when=scoring.scores_apart, on_lost=scoring_child_lost)
+    jobs.isolate(
+        late_reasons.JOB_NAME, when=late_reasons.reasons_apart, on_lost=late_reasons.child_lost
+    )
+
+
+def scoring_child_lost(prediction_id: int) -> None:
+    """The scoring child died: during the scoring (the row is failed), or after it, while it
+    added the reasons it had queued for itself (the reasons are failed, the result kept)."""
+    scoring.child_lost(prediction_id)
+    late_reasons.child_lost(prediction_id)

@@ -181,3 +181,42 @@ def test_a_prediction_scored_in_a_child_process_gets_its_reasons_there_too(
     assert prediction.status == "done" and prediction.reasons_state == "done"
     assert prediction.late_reasons["state"] == "done"
     assert (_result(client, page)[REASON_COLUMNS[0]] != "").mean() > 0.5
+
+
+def test_reasons_added_later_are_added_in_a_child_process(
+    app, developer, sample, client, monkeypatch
+):
+    """A prediction scored in the web process's thread still gets its reasons from a child
+    process, so the web process does not keep the substitution's memory."""
+    started: list = []
+    real = jobs._run_in_child
+
+    def spy(app, name, args, on_lost):
+        started.append(name)
+        return real(app, name, args, on_lost)
+
+    monkeypatch.setattr(jobs, "_run_in_child", spy)
+    page = _predict(client, _model(developer, "decision_tree").id, sample)
+    jobs.wait_for_idle(app)
+    assert started == ["add_reasons"]  # the scoring stayed in the thread (a small file)
+    assert _latest().reasons_state == "done"
+    assert (_result(client, page)[REASON_COLUMNS[0]] != "").mean() > 0.5
+
+
+def test_a_scoring_child_that_dies_while_adding_its_reasons_fails_them(
+    app, developer, sample, client
+):
+    """The scoring child runs the reasons it queued itself; if it dies then, the result stays
+    and the reasons say they were lost (not "running" until they look stalled)."""
+    from app.tasks import scoring_child_lost
+
+    with jobs.held(app):
+        _predict(client, _model(developer, "decision_tree").id, sample)
+        prediction = _latest()
+        _set_reasons(prediction, state="running")
+        scoring_child_lost(prediction.id)
+        prediction = _latest()
+        assert prediction.status == "done" and prediction.result_path
+        assert prediction.late_reasons["state"] == "failed"
+        assert prediction.late_reasons["error"] == late_reasons.LOST
+    jobs.wait_for_idle(app)

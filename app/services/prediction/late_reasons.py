@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import current_app
+
 from app.extensions import db
 from app.schema import IN_PROGRESS, Prediction, WorkStatus, utcnow
 from app.services import registry, storage
@@ -96,6 +98,14 @@ def _fail(prediction_id: int, message: str, files: dict[str, str]) -> None:
     prediction = db.session.get(Prediction, prediction_id)
     if prediction is not None and prediction.late_reasons:
         _update(prediction, state=WorkStatus.FAILED, error=message, writing=None)
+
+
+def reasons_apart(prediction_id: int) -> bool:
+    """Whether the job runs in a child process (`jobs.isolate`): always, when children are
+    used at all (PREDICTION_CHILD_ROWS set). The job is long, and the memory of substitution
+    on both cores is what the web process would otherwise keep. Ends its read transaction."""
+    db.session.rollback()
+    return bool(current_app.config.get("PREDICTION_CHILD_ROWS"))
 
 
 def child_lost(prediction_id: int) -> None:
