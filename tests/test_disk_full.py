@@ -135,3 +135,25 @@ def test_a_retrain_whose_combined_data_set_does_not_fit_fails_and_leaves_no_data
     assert db.session.scalars(select(Dataset).filter_by(kind="combined")).all() == []
     combined_area = disk / "dev" / "combinedDataset"
     assert len(_files(combined_area)) == 1  # the original data set; no partial combined file
+
+
+def test_an_excel_result_that_does_not_fit_raises_out_of_space_from_its_writing_thread(
+    tiny_disk, sample
+):
+    """The workbook is compressed on a thread of its own: a write that fails there is raised
+    to the job all the same, which then fails the prediction and removes the file."""
+    import errno
+
+    import pyarrow as pa
+
+    from app.services.prediction.xlsx_result import XlsxResult
+
+    disk = tiny_disk("256k")
+    frame = pd.concat([sample] * 3, ignore_index=True)
+    added = pa.table({"Churn Probability": [0.5] * len(frame)})
+    with (
+        pytest.raises(OSError) as raised,
+        XlsxResult(disk / "result.xlsx", list(frame.columns), ["Churn Probability"], []) as out,
+    ):
+        out.write(frame, added)
+    assert raised.value.errno == errno.ENOSPC

@@ -14,7 +14,9 @@ what a spreadsheet holds, and text a spreadsheet would run as a formula is neutr
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -124,6 +126,41 @@ def xml_text(array: Any) -> Any:
     return array
 
 
+class _CompressingSink:
+    """Writes to a zip member (which compresses as it is written) on a thread of its own, so
+    the next batch's XML is built while this one is compressed: zlib and the file writes
+    release the GIL, and a workbook is written on both cores. At most one batch waits."""
+
+    def __init__(self, member: Any) -> None:
+        self._member = member
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="xlsx-compress", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._member.write(data)
+                except BaseException as error:  # raised in the writing thread, at its next call
+                    self._error = error
+
+    def write(self, data: Any) -> None:
+        self._raise()
+        self._queue.put(data)
+
+    def close(self) -> None:
+        """Wait until everything is written; raise what a write raised."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
 class XlsxResult:
     """Streams a one-sheet workbook to `path`: a header row, then `write(chunk, added)` for each
     chunk of the upload (a DataFrame of text) and its added columns (an Arrow record batch)."""
@@ -148,12 +185,18 @@ class XlsxResult:
         self._zip = zipfile.ZipFile(
             self.path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
         )
-        self._sheet = self._zip.open("xl/worksheets/sheet1.xml", "w", force_zip64=True)
+        self._member = self._zip.open("xl/worksheets/sheet1.xml", "w", force_zip64=True)
+        self._sheet = _CompressingSink(self._member)
         start = _SHEET_START
         if self.rows is not None and self.header:
             start += f'<dimension ref="A1:{self.letters[-1]}{self.rows + 1}"/>'
-        self._sheet.write((start + "<sheetData>").encode())
-        self._write_header()
+        try:
+            self._sheet.write((start + "<sheetData>").encode())
+            self._write_header()
+        except BaseException:
+            self._sheet.close()
+            self._zip.close()
+            raise
         return self
 
     def _write_header(self) -> None:
@@ -254,8 +297,7 @@ class XlsxResult:
 
     def __exit__(self, *_: Any) -> None:
         try:
-            self._sheet.write(b"</sheetData></worksheet>")
-            self._sheet.close()
+            self._end_sheet()
             for name, part in (
                 ("[Content_Types].xml", _CONTENT_TYPES),
                 ("_rels/.rels", _ROOT_RELS),
@@ -266,6 +308,18 @@ class XlsxResult:
                 self._zip.writestr(name, part)
         finally:
             self._zip.close()
+
+    def _end_sheet(self) -> None:
+        """End the sheet's XML. The writing thread ends and the member closes even when a write
+        failed (a full disk): the zip cannot close while a member is open, and that error would
+        hide the first one."""
+        try:
+            try:
+                self._sheet.write(b"</sheetData></worksheet>")
+            finally:
+                self._sheet.close()
+        finally:
+            self._member.close()
 
 
 def _escape_one(text: str) -> str:
