@@ -368,7 +368,7 @@ def top_reasons(
         distinct, inverse = np.unique(encoded.numbers[rows, j], return_inverse=True)
         label[rows, categorical + j] = len(texts) + inverse.reshape(-1)
         texts += [f"{name} = {number_text(v)}" for v in distinct]
-    slots: list[list[str]] = []
+    slots: list[Any] = []
     for slot in range(REASON_COUNT):
         pairs = np.take_along_axis(label, order[:, slot : slot + 1], axis=1)[:, 0] * len(_POINTS)
         pairs += _points_keys(chosen[:, slot])

@@ -14,6 +14,7 @@ what a spreadsheet holds, and text a spreadsheet would run as a formula is neutr
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import threading
@@ -194,8 +195,8 @@ class XlsxResult:
             self._sheet.write((start + "<sheetData>").encode())
             self._write_header()
         except BaseException:
-            self._sheet.close()
-            self._zip.close()
+            with contextlib.suppress(Exception):  # the thread ended, the file closed
+                self.__exit__()
             raise
         return self
 
