@@ -89,10 +89,14 @@ def test_marking_failed_works_even_when_the_error_broke_the_session(app, user, t
 def test_a_chart_that_cannot_be_drawn_never_undoes_a_finished_prediction(
     app, user, original_dataset, monkeypatch
 ):
+    tried = []
+
     def broken(_prediction):
+        tried.append(_prediction.id)
         raise RuntimeError("the font cache is gone")
 
     monkeypatch.setattr(charts, "churn_distribution_png", broken)
+    app.config["PREDICTION_BACKGROUND_ROWS"] = 10  # a job draws the charts once it is done
     customers = factories.customers(original_dataset, rows=30)
     model = registry.models_for(user)[0]
     prediction = predictions.create_prediction(
@@ -100,5 +104,6 @@ def test_a_chart_that_cannot_be_drawn_never_undoes_a_finished_prediction(
     )
     jobs.wait_for_idle(app)
     db.session.refresh(prediction)
+    assert tried == [prediction.id]  # the job did try to draw it
     assert prediction.status == WorkStatus.DONE and prediction.error is None
     assert storage.dataset_file(prediction.result_path).exists()

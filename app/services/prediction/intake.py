@@ -88,7 +88,7 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
         db.session.commit()
 
     if head.complete and len(original) <= in_request:
-        scoring.run_scoring(prediction, lambda: (pipeline, original, mapping))
+        scoring.run_scoring(prediction, lambda: (pipeline, original, mapping), draw_charts=False)
         if prediction.error == storage.OUT_OF_SPACE:  # a full disk keeps nothing of it
             _discard(prediction)
             raise storage.OutOfSpace()

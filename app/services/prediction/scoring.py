@@ -134,11 +134,15 @@ def _result_area(prediction: Prediction) -> str:
     return "dev/predictionResult" if prediction.developer_id else "user/predictionResult"
 
 
-def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
+def run_scoring(
+    prediction: Prediction, load: Callable[[], Loaded], draw_charts: bool = True
+) -> None:
     """Score, write the result files and the summary; any failure marks the row failed.
 
     A large file scored by a model whose reasons need substitution gets its result without
-    reasons first; the reasons job (`late_reasons`) adds them afterwards."""
+    reasons first; the reasons job (`late_reasons`) adds them afterwards. A job draws the
+    page's charts once it is done (`draw_charts`); a request leaves them to the page's own
+    image requests, so its answer does not wait for them."""
     files: dict[str, str] = {}
     prediction_id = prediction.id  # read now: a broken session cannot load it in the handler
     later = False
@@ -181,7 +185,8 @@ def run_scoring(prediction: Prediction, load: Callable[[], Loaded]) -> None:
         log.exception("Prediction %s failed", prediction_id)
         lifecycle.mark_failed(prediction, lifecycle.failure_message(error), _paths(files))
         return
-    render_charts(prediction)
+    if draw_charts:
+        render_charts(prediction)
     if later:
         _queue_reasons(prediction)
 
