@@ -24,6 +24,7 @@ from app.services.preprocessing.limits import (
 )
 from app.services.preprocessing.xlsx import (
     CellTooLong,
+    ColumnBlock,
     NumberText,
     PartTooLarge,
     SharedStringBudgetExceeded,
@@ -31,7 +32,7 @@ from app.services.preprocessing.xlsx import (
     TooManyRows,
     XlsxError,
     XlsxLimitError,
-    iter_xlsx_rows,
+    iter_xlsx_blocks,
 )
 
 NUMBER_COLUMNS = "number_columns"
@@ -48,7 +49,7 @@ def read_xlsx_table(
 ) -> tuple[pd.DataFrame, bool]:
     """(the table, whether every row was read): at most `stop_after` rows when given."""
     try:
-        header, rows = iter_xlsx_rows(
+        header, blocks = iter_xlsx_blocks(
             path,
             max_columns=limits.max_columns,
             max_cell_chars=limits.max_cell_chars,
@@ -57,17 +58,29 @@ def read_xlsx_table(
         )
         check_column_count(len(header), limits)
         refuse_duplicate_columns(header)
-        columns = _Columns(len(header))
+        width = len(header)
+        columns = _Columns(width)
         complete = True
+        count = 0
         try:
-            for count, row in enumerate(rows, start=1):
-                if stop_after is not None and count > stop_after:
+            for block in blocks:
+                take = len(block)
+                if stop_after is not None and count + take > stop_after:
+                    take = stop_after - count
                     complete = False
+                if isinstance(block, ColumnBlock):
+                    columns.add_block(block, take)
+                    _check_rows(limits, count, count + take, width)
+                    count += take
+                else:
+                    for row in block[:take]:
+                        count += 1
+                        columns.add(row)
+                        limits.check_rows(count, width)
+                if not complete:
                     break
-                columns.add(row)
-                limits.check_rows(count, len(header))
         finally:
-            close = getattr(rows, "close", None)  # a generator: closing it closes the file
+            close = getattr(blocks, "close", None)  # a generator: closing it closes the file
             if close is not None:
                 close()
     except XlsxLimitError as error:
@@ -76,6 +89,17 @@ def read_xlsx_table(
         raise InvalidUpload("This Excel workbook could not be read. Is it damaged?") from error
     frame = columns.frame(header)
     return frame, complete
+
+
+def _check_rows(limits: UploadLimits, done: int, count: int, width: int) -> None:
+    """`limits.check_rows` for each of the rows done+1..count, in order (a limit once passed
+    stays passed, so only the last needs checking unless it fails)."""
+    try:
+        limits.check_rows(count, width)
+    except InvalidUpload:
+        for rows in range(done + 1, count + 1):
+            limits.check_rows(rows, width)
+        raise
 
 
 def _limit_refusal(error: XlsxLimitError, limits: UploadLimits) -> InvalidUpload:
@@ -115,6 +139,17 @@ class _Columns:
             column.append(value)
         if len(self.pending[0]) >= self.batch_rows:
             self._flush()
+
+    def add_block(self, block: ColumnBlock, rows: int) -> None:
+        """The first `rows` rows of a block, after the rows added before."""
+        if not rows:
+            return
+        self._flush()
+        arrays, numeric, seen = block.head(rows)
+        for i, array in enumerate(arrays):
+            self.arrays[i].append(array)
+            self.numeric[i] = self.numeric[i] and numeric[i]
+            self.seen_number[i] = self.seen_number[i] or seen[i]
 
     def _flush(self) -> None:
         import pyarrow as pa

@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.services.preprocessing.xlsx.columns import ColumnBlock
 from app.services.preprocessing.xlsx.errors import (
     CellTooLong,
     ExtraCellError,
@@ -53,6 +54,7 @@ from app.services.preprocessing.xlsx.values import NumberText
 
 __all__ = [
     "CellTooLong",
+    "ColumnBlock",
     "ExtraCellError",
     "NumberText",
     "PartTooLarge",
@@ -62,6 +64,7 @@ __all__ = [
     "XlsxError",
     "XlsxFormatError",
     "XlsxLimitError",
+    "iter_xlsx_blocks",
     "iter_xlsx_rows",
 ]
 
@@ -83,6 +86,15 @@ def iter_xlsx_rows(
     """(header, rows) of the first worksheet: the header is its first non-blank row; `rows`
     yields every following non-blank row as a list of len(header) strings. The file stays
     open until `rows` is exhausted or closed."""
+    header, blocks = _open(
+        path, max_columns, max_cell_chars, max_rows, max_shared_chars, max_sheet_bytes, False
+    )
+    return header, _rows(blocks)
+
+
+def _open(
+    path, max_columns, max_cell_chars, max_rows, max_shared_chars, max_sheet_bytes, as_columns
+):
     archive = open_zip(path)
     try:
         sheet_part, sst_part, styles_part, date1904 = workbook_parts(archive, None, PART_MAX_BYTES)
@@ -141,7 +153,8 @@ def iter_xlsx_rows(
     if header is None:
         archive.close()
         return [], iter(())
-    return [str(name) for name in header], _rows(archive, reader, chunks, pending, header, max_rows)
+    blocks = _blocks(archive, reader, chunks, pending, header, max_rows, as_columns)
+    return [str(name) for name in header], blocks
 
 
 def _header(
@@ -172,27 +185,60 @@ def _header(
     return None, []
 
 
-def _rows(
+def iter_xlsx_blocks(
+    path: Path | str,
+    max_columns: int = 16_384,
+    max_cell_chars: int = 32_767,
+    max_rows: int = 1_048_576,
+    max_shared_chars: int = 200_000_000,
+    max_sheet_bytes: int = SHEET_MAX_BYTES,
+) -> tuple[list[str], Iterator[list[list[str]] | ColumnBlock]]:
+    """As `iter_xlsx_rows`, but the rows come a chunk at a time: each block is a list of rows
+    or, for chunks the column path reads, a `ColumnBlock` (one Arrow array per column) holding
+    the same values. Blocks are yielded after the chunk is parsed and the row cap checked."""
+    return _open(
+        path, max_columns, max_cell_chars, max_rows, max_shared_chars, max_sheet_bytes, True
+    )
+
+
+def _blocks(
     archive: zipfile.ZipFile,
     reader: SheetReader,
     chunks: Iterator[bytes],
     pending: list[list[str]],
     header: list[str],
     max_rows: int,
-) -> Iterator[list[str]]:
+    as_columns: bool,
+) -> Iterator[list[list[str]] | ColumnBlock]:
     try:
         count = 0
-        rows = pending
+        block: list[list[str]] | ColumnBlock = pending
+        width = len(header)
         while True:
-            count += len(rows)
+            count += len(block)
             if count > max_rows:
                 raise TooManyRows(f"more than {max_rows} data rows")
-            yield from rows
+            if len(block):
+                yield block
             chunk = next(chunks, None)
             if chunk is None:
                 return
-            rows = reader.chunk_rows(chunk, len(header))
+            if as_columns:
+                block = reader.chunk_block(chunk, width)
+            else:
+                block = reader.chunk_rows(chunk, width)
     except zipfile.BadZipFile as error:
         raise XlsxFormatError(str(error)) from None
     finally:
         archive.close()
+
+
+def _rows(blocks: Iterator[list[list[str]] | ColumnBlock]) -> Iterator[list[str]]:
+    try:
+        for block in blocks:
+            assert isinstance(block, list)
+            yield from block
+    finally:
+        close = getattr(blocks, "close", None)
+        if close is not None:
+            close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from app.services.preprocessing.xlsx import columns
 from app.services.preprocessing.xlsx.errors import (
     CellTooLong,
     ExtraCellError,
@@ -63,6 +64,7 @@ class SheetReader(ExactParsing):
         self.exact_chunks = 0  # statistics: chunks that needed the exact parser
         self.intern = {}  # dedupe repeated inline strings (categoricals)
         self.xcache = {}  # parsed extra cell attributes
+        self.shared_table = None  # the shared strings as Arrow, for the column path
 
     def setup(self, prefix: bytes, nsdecls: bytes):
         self.prefix = prefix
@@ -356,3 +358,21 @@ class SheetReader(ExactParsing):
         self.shared_used = base
         self.exact_chunks += 1
         return self._to_lists(self.exact(chunk), ncols)
+
+    def chunk_block(self, chunk: bytes, ncols: int):
+        """The chunk's rows as a `columns.ColumnBlock` when the column path reads it, else
+        as the row path's list of rows; the same values either way."""
+        if columns.ENABLED:
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise XlsxFormatError(f"{self.name}: invalid UTF-8: {e}") from None
+            try:
+                block = columns.read_block(self, chunk, ncols)
+            except NeedExact:
+                pass
+            else:
+                columns.COUNTS["columns"] += 1
+                return block
+        columns.COUNTS["rows"] += 1
+        return self.chunk_rows(chunk, ncols)
