@@ -20,6 +20,7 @@ from app.extensions import db
 from app.schema import Dataset, Prediction
 from app.services import jobs, registry
 from app.services.preprocessing import InvalidUpload, read_head, read_table
+from app.services.preprocessing.reading import XLSX_GLANCE_ROWS
 from tests import factories
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -38,8 +39,11 @@ def column_letters(index: int) -> str:
     return letters
 
 
-def workbook(rows: list[str], shared: list[str] | None = None) -> bytes:
-    """A workbook whose first sheet holds `rows` (row XML), with optional shared strings."""
+def workbook(
+    rows: list[str], shared: list[str] | None = None, dimension: str | None = None
+) -> bytes:
+    """A workbook whose first sheet holds `rows` (row XML), with optional shared strings and
+    a declared dimension ("A1:T101")."""
     sst_override = (
         f'<Override PartName="/xl/sharedStrings.xml" ContentType="{OOXML}.sharedStrings+xml"/>'
         if shared is not None
@@ -81,7 +85,9 @@ def workbook(rows: list[str], shared: list[str] | None = None) -> bytes:
         )
         archive.writestr(
             "xl/worksheets/sheet1.xml",
-            f'{XML}<worksheet xmlns="{MAIN}"><sheetData>{"".join(rows)}</sheetData></worksheet>',
+            f'{XML}<worksheet xmlns="{MAIN}">'
+            + (f'<dimension ref="{dimension}"/>' if dimension else "")
+            + f"<sheetData>{''.join(rows)}</sheetData></worksheet>",
         )
         if shared is not None:
             items = "".join(f"<si><t>{text}</t></si>" for text in shared)
@@ -272,3 +278,20 @@ def test_reading_the_head_of_a_workbook_stops_after_the_rows_asked_for(app, tmp_
     assert len(head.frame) == 10 and not head.complete
     whole = read_head(path, "xlsx", rows=100)
     assert len(whole.frame) == 50 and whole.complete
+
+
+def test_a_workbook_declaring_more_rows_than_asked_for_is_read_for_its_first_rows_only(
+    app, tmp_path
+):
+    path = tmp_path / "big.xlsx"
+    rows = customer_rows(customers(XLSX_GLANCE_ROWS + 50))
+    path.write_bytes(workbook(rows, dimension=f"A1:T{XLSX_GLANCE_ROWS + 51}"))
+    head = read_head(path, "xlsx", rows=XLSX_GLANCE_ROWS + 10)
+    assert len(head.frame) == XLSX_GLANCE_ROWS and not head.complete
+    assert head.row_count == XLSX_GLANCE_ROWS + 50  # the declaration, until the job counts
+    path.write_bytes(workbook(rows))  # no declaration: read up to the rows asked for
+    head = read_head(path, "xlsx", rows=XLSX_GLANCE_ROWS + 10)
+    assert len(head.frame) == XLSX_GLANCE_ROWS + 10 and not head.complete
+    path.write_bytes(workbook(rows[:31], dimension="A1:T100001"))  # a false claim: all 30 read
+    head = read_head(path, "xlsx", rows=XLSX_GLANCE_ROWS + 10)
+    assert len(head.frame) == 30 and head.complete

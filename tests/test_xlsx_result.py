@@ -96,6 +96,34 @@ def test_every_cell_keeps_its_type_and_text_in_calamine(written):
     assert rows[5][:3] == ["bellx", 72.0, "'@SUM(A1)"]
 
 
+def test_repeated_values_written_once_per_distinct_value_come_back_as_each_cell_alone(tmp_path):
+    # 40 copies of every row: each text column has few distinct values, so its cells are made
+    # once per distinct value and taken for each row; they read as the rows written alone.
+    frame = pd.DataFrame(
+        {
+            "customerID": ["00123", "1E3", "=cmd|' /C calc'!A0", "a & b <c>", "bell\x07x"] * 40,
+            "tenure": ["1", "", "abc", "+12", "72"] * 40,
+            "Notes": ["_x0041_", "  spaced  ", "-3.5", "line\r\nbreak", "@SUM(A1)"] * 40,
+        }
+    )
+    added = pa.record_batch(
+        [pa.array(["Yes", "No", "", None, "=HYPERLINK(1)"] * 40), pa.array([0.5, None] * 100)],
+        names=["Reason 1", "Churn Probability"],
+    )
+    rows = calamine_rows(write(tmp_path / "r.xlsx", frame, added, numbers=["tenure"], chunk=77))
+    first = [
+        ["00123", 1.0, "_x0041_", "Yes"],
+        ["1E3", "", "  spaced  ", "No"],
+        ["'=cmd|' /C calc'!A0", "abc", "-3.5", ""],
+        ["a & b <c>", 12.0, "line\r\nbreak", ""],
+        ["bellx", 72.0, "'@SUM(A1)", "'=HYPERLINK(1)"],
+    ]
+    assert rows[1:] == [[*first[i % 5], [0.5, ""][i % 2]] for i in range(200)]
+    with zipfile.ZipFile(tmp_path / "r.xlsx") as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert '<c r="B3"' not in sheet and '<c r="B8"' not in sheet  # blanks are left out
+
+
 def test_text_longer_than_a_cell_is_cut_and_escape_lookalikes_come_back_as_written(tmp_path):
     frame = pd.DataFrame({"a": ["y" * 40_000, "_x0041_", "1e999"]})
     added = pa.record_batch([pa.array([1.5, 2.5, 3.5])], names=["p"])

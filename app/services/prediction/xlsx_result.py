@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from app.services.prediction.formulas import PLAIN_NUMBER, neutralise, neutralised_text
+from app.services.preprocessing.arrow_text import only_bytes
 from app.services.preprocessing.limits import SPREADSHEET_MAX_CELL_CHARS
 
 SHEET_NAME = "Predictions"
@@ -40,6 +41,11 @@ _ILLEGAL_XML = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
 # back as written rather than as the character.
 _ESCAPE_LOOKALIKE = "_(x[0-9A-Fa-f]{4})_"
 _NEEDS_WORK = "[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x"
+# The bytes of text that needs none of it, at a glance: no byte of `&<>\r`, no control but tab
+# and line feed, no `_`, and no 0xEF (the first byte of U+FFFE and U+FFFF in UTF-8).
+_PLAIN_XML_BYTES = np.ones(256, dtype=bool)
+_PLAIN_XML_BYTES[[*range(32), *b"&<>_", 0xEF]] = False
+_PLAIN_XML_BYTES[[9, 10]] = True
 
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -112,7 +118,7 @@ def xml_text(array: Any) -> Any:
     on a column that needs it (one cheap test each), so the usual column costs a few scans."""
     import pyarrow.compute as pc
 
-    if len(array) == 0:
+    if len(array) == 0 or only_bytes(array, _PLAIN_XML_BYTES, SPREADSHEET_MAX_CELL_CHARS):
         return array
     if pc.max(pc.utf8_length(array)).as_py() > SPREADSHEET_MAX_CELL_CHARS:
         array = pc.utf8_slice_codeunits(array, 0, SPREADSHEET_MAX_CELL_CHARS)
@@ -223,78 +229,44 @@ class XlsxResult:
         count = len(chunk)
         numbers = np.arange(self.row + 1, self.row + 1 + count)
         rownum = pc.cast(pa.array(numbers), pa.large_string())
-        cells = []
+        parts = [_large('<row r="'), rownum, _large('">')]
         for i in range(chunk.shape[1]):
             text = pa.array(chunk.iloc[:, i], type=pa.large_string(), from_pandas=True)
-            cells.append(self._upload_cells(i, rownum, text))
+            parts += self._cells(i, rownum, *self._upload_tails(i, text.fill_null("")))
         for j, column in enumerate(added.columns, start=chunk.shape[1]):
-            cells.append(self._added_cells(j, rownum, column))
-        rows = pc.binary_join_element_wise(
-            pa.scalar('<row r="', pa.large_string()),
-            rownum,
-            pa.scalar('">', pa.large_string()),
-            *cells,
-            pa.scalar("</row>", pa.large_string()),
-            pa.scalar("", pa.large_string()),
-        )
+            parts += self._cells(j, rownum, *_added_tails(column))
+        rows = pc.binary_join_element_wise(*parts, _large("</row>"), _large(""))
         self._sheet.write(_joined_bytes(rows))
         self.row += count
 
-    def _upload_cells(self, index: int, rownum: Any, text: Any) -> Any:
+    def _cells(self, index: int, rownum: Any, tails: Any, left_out: Any) -> list[Any]:
+        """What the row's join takes for a column's cells: `<c r="B`, the row number and each
+        cell's tail; a column with cells to leave out (`left_out`, or None) as whole cells."""
         import pyarrow.compute as pc
 
-        text = text.fill_null("")
-        blank = pc.equal(pc.utf8_length(text), 0)
+        start = _large(f'<c r="{self.letters[index]}')
+        if left_out is None:
+            return [start, rownum, tails]
+        cells = pc.binary_join_element_wise(start, rownum, tails, _large(""))
+        return [pc.if_else(left_out, _large(""), cells)]
+
+    def _upload_tails(self, index: int, text: Any) -> tuple[Any, Any]:
+        """(each cell's tail, the blank cells or None) of an upload column: a number column's
+        plain numbers as numbers, every other cell as text."""
+        import pyarrow.compute as pc
+
+        blank = _blanks(text)
         if not self.numeric[index]:
-            return self._text_or_blank(index, rownum, neutralised_text(text), blank)
+            return _text_tails(text), blank
         trimmed = pc.utf8_trim_whitespace(text)
         number = pc.match_substring_regex(trimmed, PLAIN_NUMBER)
-        if pc.any(number).as_py():  # a plain number too large for a double stays text
-            finite = _finite(pc.if_else(number, trimmed, "0"))
-            number = pc.and_(number, finite)
-        texts = self._text_or_blank(index, rownum, neutralised_text(text), blank)
-        return pc.if_else(number, self._number_cells(index, rownum, trimmed), texts)
-
-    def _added_cells(self, index: int, rownum: Any, column: Any) -> Any:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            text = pc.cast(column, pa.large_string()).fill_null("")
-            blank = pc.equal(pc.utf8_length(text), 0)
-            return self._text_or_blank(index, rownum, neutralised_text(text), blank)
-        values = pc.cast(column, pa.float64())
-        usable = pc.is_finite(values).fill_null(False)
-        shown = pc.cast(column, pa.large_string())
-        cells = self._number_cells(index, rownum, shown.fill_null("0"))
-        return pc.if_else(usable, cells, pa.scalar("", pa.large_string()))
-
-    def _number_cells(self, index: int, rownum: Any, shown: Any) -> Any:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        return pc.binary_join_element_wise(
-            pa.scalar(f'<c r="{self.letters[index]}', pa.large_string()),
-            rownum,
-            pa.scalar('"><v>', pa.large_string()),
-            shown,
-            pa.scalar("</v></c>", pa.large_string()),
-            pa.scalar("", pa.large_string()),
-        )
-
-    def _text_or_blank(self, index: int, rownum: Any, text: Any, blank: Any) -> Any:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        cells = pc.binary_join_element_wise(
-            pa.scalar(f'<c r="{self.letters[index]}', pa.large_string()),
-            rownum,
-            pa.scalar('" t="inlineStr"><is><t xml:space="preserve">', pa.large_string()),
-            xml_text(text),
-            pa.scalar("</t></is></c>", pa.large_string()),
-            pa.scalar("", pa.large_string()),
-        )
-        return pc.if_else(blank, pa.scalar("", pa.large_string()), cells)
+        if not pc.any(number).as_py():
+            return _text_tails(text), blank
+        number = pc.and_(number, _finite(pc.if_else(number, trimmed, "0")))  # 1e999 stays text
+        tails = _number_tails(trimmed)
+        if pc.all(pc.or_(number, pc.equal(pc.utf8_length(text), 0))).as_py():
+            return tails, blank  # no text cell to write (blanks are left out)
+        return pc.if_else(number, tails, _text_tails(text)), blank
 
     def __exit__(self, *_: Any) -> None:
         try:
@@ -328,6 +300,64 @@ def _escape_one(text: str) -> str:
     text = re.sub(_ILLEGAL_XML, "", text)
     text = re.sub(_ESCAPE_LOOKALIKE, r"_x005F_\1_", text)
     return escape(text, {"\r": "&#13;"})
+
+
+def _large(text: str) -> Any:
+    import pyarrow as pa
+
+    return pa.scalar(text, pa.large_string())
+
+
+def _blanks(text: Any) -> Any:
+    """The empty cells of a text column (left out of the sheet), or None when there are none."""
+    import pyarrow.compute as pc
+
+    blank = pc.equal(pc.utf8_length(text), 0)
+    return blank if pc.any(blank).as_py() else None
+
+
+def _added_tails(column: Any) -> tuple[Any, Any]:
+    """(each cell's tail, the cells to leave out or None) of an added column: text as text,
+    numbers as numbers, a missing or non-finite number left out."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        text = pc.cast(column, pa.large_string()).fill_null("")
+        return _text_tails(text), _blanks(text)
+    usable = pc.is_finite(pc.cast(column, pa.float64())).fill_null(False)
+    tails = _number_tails(pc.cast(column, pa.large_string()).fill_null("0"))
+    return tails, None if pc.all(usable).as_py() else pc.invert(usable)
+
+
+def _number_tails(shown: Any) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise(_large('"><v>'), shown, _large("</v></c>"), _large(""))
+
+
+def _text_tails(text: Any) -> Any:
+    """Each text cell's tail, from `"` after its reference to `</c>`. A column whose values
+    repeat (a category) is made once per distinct value and taken for each cell."""
+    import pyarrow.compute as pc
+
+    if hasattr(text, "combine_chunks"):
+        text = text.combine_chunks()
+    encoded = pc.dictionary_encode(text)
+    if len(encoded.dictionary) * 4 <= len(text):
+        return _text_tails_of(encoded.dictionary).take(encoded.indices)
+    return _text_tails_of(text)
+
+
+def _text_tails_of(text: Any) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise(
+        _large('" t="inlineStr"><is><t xml:space="preserve">'),
+        xml_text(neutralised_text(text)),
+        _large("</t></is></c>"),
+        _large(""),
+    )
 
 
 def _finite(text: Any) -> Any:

@@ -45,6 +45,9 @@ _ROW_COUNTERS = {
 }
 _ZIP_MAGIC = b"PK\x03\x04"
 _DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
+# The rows a workbook that declares more than `rows` rows is read for in the request: enough to
+# check its first rows (one declaring fewer rows than it holds is read up to `rows`).
+XLSX_GLANCE_ROWS = 100
 
 
 def file_format_for(filename: str | None) -> str:
@@ -90,13 +93,16 @@ def read_head(
     checked whole; a larger one is checked on its header and its row count only, and comes
     back as its header (an empty frame), incomplete, with the count as its declared rows: the
     job that reads it whole refuses what the rows hold. A workbook is read as a stream of rows
-    and stops after `rows`, so checking a large one costs little."""
+    and stops after `rows`, or after its first XLSX_GLANCE_ROWS rows when it declares more
+    than `rows` (its dimension), so checking a large one costs little."""
     limits = limits or UploadLimits()
     if path.stat().st_size == 0:
         raise InvalidUpload("The file is empty.")
     declared = None
     if file_format == "xlsx":
         declared = _check_xlsx_archive(path, limits)
+        if rows is not None and declared is not None and declared > rows:
+            rows = min(rows, XLSX_GLANCE_ROWS)  # too large for the request: the job reads it
         frame, complete = read_xlsx_table(path, limits, rows)
     elif file_format in _TABLE_READERS:
         if rows is not None:

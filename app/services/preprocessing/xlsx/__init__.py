@@ -23,6 +23,7 @@ chunk (a strict regex fast path, with the expat parser of `exact` for anything u
 
 from __future__ import annotations
 
+import itertools
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,20 +131,21 @@ def _open(
         )
         reader.setup(prefix, nsdecls)
         tag = prefix_text(prefix).encode()
+        row_end = b"</" + tag + b"row>"
         chunks: Iterator[bytes] = (
             iter(())
             if self_closing
             else xml_chunks(
                 stream,
                 b"</" + tag + b"sheetData>",
-                b"</" + tag + b"row>",
+                row_end,
                 rest,
                 max_sheet_bytes,
                 PROLOG_MAX_BYTES,
                 sheet_part,
             )
         )
-        header, pending = _header(reader, chunks, max_columns)
+        header, pending, chunks = _header(reader, chunks, max_columns, row_end)
     except zipfile.BadZipFile as error:
         archive.close()
         raise XlsxFormatError(str(error)) from None
@@ -158,11 +160,21 @@ def _open(
 
 
 def _header(
-    reader: SheetReader, chunks: Iterator[bytes], max_columns: int
-) -> tuple[list[str] | None, list[list[str]]]:
-    """The first non-blank row, and the rows that came in the same chunk after it."""
+    reader: SheetReader, chunks: Iterator[bytes], max_columns: int, row_end: bytes
+) -> tuple[list[str] | None, list[list[str]], Iterator[bytes]]:
+    """The first non-blank row, the rows that came in the same piece after it, and the chunks
+    left. The row path reads a chunk's first row alone, so that the rest of the chunk can be
+    read as columns with the chunks that follow; if that row is blank, the rest as well."""
     for chunk in chunks:
-        rows = reader.chunk_rows(chunk, None)
+        rows: list[list[str]] = []
+        cut = chunk.find(row_end) + len(row_end)
+        if len(row_end) <= cut < len(chunk):
+            rows = reader.chunk_rows(chunk[:cut], None)
+            chunk = chunk[cut:]
+            if rows:
+                chunks = itertools.chain((chunk,), chunks)
+        if not rows:
+            rows = reader.chunk_rows(chunk, None)
         if not rows:
             continue
         header = rows[0]
@@ -181,8 +193,8 @@ def _header(
                     )
                 del row[width:]
             pending.append(row)
-        return header, pending
-    return None, []
+        return header, pending, chunks
+    return None, [], chunks
 
 
 def iter_xlsx_blocks(
