@@ -236,7 +236,8 @@ class XlsxResult:
         for j, column in enumerate(added.columns, start=chunk.shape[1]):
             parts += self._cells(j, rownum, *_added_tails(column))
         rows = pc.binary_join_element_wise(*parts, _large("</row>"), _large(""))
-        self._sheet.write(_joined_bytes(rows))
+        for view in _joined_bytes(rows):
+            self._sheet.write(view)
         self.row += count
 
     def _cells(self, index: int, rownum: Any, tails: Any, left_out: Any) -> list[Any]:
@@ -368,9 +369,14 @@ def _finite(text: Any) -> Any:
     return pc.is_finite(pc.cast(text, pa.float64()))
 
 
-def _joined_bytes(rows: Any) -> memoryview:
-    """The concatenated values of a string array without nulls, as one buffer (no copy)."""
-    rows = rows.combine_chunks() if hasattr(rows, "combine_chunks") else rows
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
-    first, last = offsets[rows.offset], offsets[rows.offset + len(rows)]
-    return memoryview(rows.buffers()[2])[first:last]
+def _joined_bytes(rows: Any) -> list[memoryview]:
+    """The concatenated values of a string array (or each chunk of a chunked one) without
+    nulls, as views of its buffers (no copy)."""
+    views = []
+    for chunk in getattr(rows, "chunks", [rows]):
+        if len(chunk) == 0:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
+        first, last = offsets[chunk.offset], offsets[chunk.offset + len(chunk)]
+        views.append(memoryview(chunk.buffers()[2])[first:last])
+    return views
