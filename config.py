@@ -51,6 +51,8 @@ class Config:
     # With the thread back end, predictions of at least this many rows are scored in a child
     # process, so the web process gives the job's memory back (0: never).
     PREDICTION_CHILD_ROWS = _int("PREDICTION_CHILD_ROWS", 200_000)
+    # The same for a workbook, whose reading holds more per row than a CSV's (0: as above).
+    PREDICTION_CHILD_WORKBOOK_ROWS = _int("PREDICTION_CHILD_WORKBOOK_ROWS", 50_000)
     ISOLATED_JOB_ENTRY = "app.worker:run_isolated"
     # Modules the fork server of those children imports once, besides the entry's.
     ISOLATED_JOB_PRELOAD = ("app.tasks",)

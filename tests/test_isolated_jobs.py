@@ -4,6 +4,7 @@ the row failed with a message and none of its partial files."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -67,6 +68,29 @@ def test_a_small_background_prediction_stays_in_the_web_process(
     assert not scoring.scores_apart(10**9)  # no such prediction
     prediction = _queued_prediction(app, user, original_dataset, child_rows=10**6)
     assert prediction.status == "done" and children == []
+
+
+def test_a_workbook_is_scored_in_a_child_from_fewer_rows_than_a_csv(
+    app, user, original_dataset, monkeypatch
+):
+    children = _spy_on_children(monkeypatch)
+    app.config.update(
+        PREDICTION_BACKGROUND_ROWS=50,
+        PREDICTION_CHILD_ROWS=10**6,
+        PREDICTION_CHILD_WORKBOOK_ROWS=100,
+    )
+    model = registry.models_for(user)[0]
+    frame = factories.customers(original_dataset, rows=ROWS)
+    book = io.BytesIO()
+    frame.to_excel(book, index=False)
+    upload = factories.upload(book.getvalue(), "customers.xlsx")
+    workbook = predictions.create_prediction(user, "workbook", model.id, upload)
+    text = predictions.create_prediction(user, "csv", model.id, factories.upload(frame))
+    jobs.wait_for_idle(app)
+    db.session.expire_all()
+    assert children == [("score_prediction", (workbook.id,))]
+    assert workbook.status == text.status == "done", (workbook.error, text.error)
+    assert workbook.row_count == text.row_count == ROWS
 
 
 def write_then_die(settings: dict, name: str, args: tuple) -> None:

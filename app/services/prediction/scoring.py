@@ -108,9 +108,13 @@ LOST = (
 
 def scores_apart(prediction_id: int) -> bool:
     """Whether the job should run in a child process (`jobs.isolate`): a large prediction,
-    whose memory the web process should not keep. Ends its read transaction."""
-    threshold = current_app.config.get("PREDICTION_CHILD_ROWS") or 0
+    whose memory the web process should not keep (a workbook's from fewer rows on).
+    Ends its read transaction."""
+    config = current_app.config
+    threshold = config.get("PREDICTION_CHILD_ROWS") or 0
     prediction = db.session.get(Prediction, prediction_id)
+    if threshold and prediction is not None and prediction.result_format == "xlsx":
+        threshold = min(threshold, config.get("PREDICTION_CHILD_WORKBOOK_ROWS") or threshold)
     apart = bool(threshold) and prediction is not None and prediction.row_count >= threshold
     db.session.rollback()
     return apart
