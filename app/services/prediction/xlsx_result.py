@@ -2,8 +2,9 @@
 
 A workbook is a zip of a few XML parts; the sheet's XML is built here with Arrow's string
 kernels, a whole column of cells per call (numbers as `<c><v>…</v></c>`, text as inline strings,
-blanks left out), and the rows streamed into the zip batch by batch, so memory follows the batch
-and a 100,000-row result takes about a second instead of half a minute.
+a column's repeated values made once per distinct value, blanks left out), each batch's rows
+joined with their row numbers in one call, and the rows streamed into the zip batch by batch, so
+memory follows the batch and a 100,000-row result takes well under a second.
 
 Each cell keeps the type it came with: the upload's columns whose every cell was a number in the
 uploaded workbook are numbers again (a cell of such a column that is not a plain number stays
