@@ -232,20 +232,25 @@ def test_xlsxwriter_workbook(tmp_path):
         assert_same(path, stop_after=stop_after)
 
 
-def test_the_rows_after_the_header_in_its_chunk_take_the_column_path(tmp_path, monkeypatch):
+def plain_workbook(path: Path) -> Path:
+    """XlsxWriter's workbook of 299 customers: text, numbers and a repeated category."""
     import xlsxwriter
 
-    from app.services.preprocessing.xlsx import values
-
-    monkeypatch.setattr(parts, "BLOCK", values.BLOCK)  # the shipped sizes: one chunk in all
-    monkeypatch.setattr(parts, "CHUNK_TARGET", values.CHUNK_TARGET)
-    path = tmp_path / "one-chunk.xlsx"
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet()
     sheet.write_row(0, 0, ["customerID", "gender", "tenure", "MonthlyCharges"])
     for r in range(1, 300):
         sheet.write_row(r, 0, [f"{r:07d}-X", ["Male", "Female"][r % 2], r % 72, 18.25 + r / 4])
     book.close()
+    return path
+
+
+def test_the_rows_after_the_header_in_its_chunk_take_the_column_path(tmp_path, monkeypatch):
+    from app.services.preprocessing.xlsx import values
+
+    monkeypatch.setattr(parts, "BLOCK", values.BLOCK)  # the shipped sizes: one chunk in all
+    monkeypatch.setattr(parts, "CHUNK_TARGET", values.CHUNK_TARGET)
+    path = plain_workbook(tmp_path / "one-chunk.xlsx")
     columns.COUNTS.clear()
     frame, complete = read_xlsx_table(path, UploadLimits())
     assert complete and len(frame) == 299 and frame["tenure"].iloc[-1] == str(299 % 72)
@@ -257,15 +262,7 @@ def test_the_rows_after_the_header_in_its_chunk_take_the_column_path(tmp_path, m
 
 
 def test_the_plain_workbook_takes_the_column_path(tmp_path):
-    import xlsxwriter
-
-    path = tmp_path / "plain.xlsx"
-    book = xlsxwriter.Workbook(str(path))
-    sheet = book.add_worksheet()
-    sheet.write_row(0, 0, ["customerID", "gender", "tenure", "MonthlyCharges"])
-    for r in range(1, 300):
-        sheet.write_row(r, 0, [f"{r:07d}-X", ["Male", "Female"][r % 2], r % 72, 18.25 + r / 4])
-    book.close()
+    path = plain_workbook(tmp_path / "plain.xlsx")
     columns.COUNTS.clear()
     frame, complete = read_xlsx_table(path, UploadLimits())
     assert complete and len(frame) == 299
