@@ -147,16 +147,18 @@ class _CompressingSink:
         self._thread.start()
 
     def _run(self) -> None:
-        while (data := self._queue.get()) is not None:
+        while (pieces := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._member.write(data)
+                    for data in pieces:
+                        self._member.write(data)
                 except BaseException as error:  # raised in the writing thread, at its next call
                     self._error = error
 
-    def write(self, data: Any) -> None:
+    def write(self, *pieces: Any) -> None:
+        """Queue `pieces` (buffers), written in order as one item: a batch waits as a whole."""
         self._raise()
-        self._queue.put(data)
+        self._queue.put(pieces)
 
     def close(self) -> None:
         """Wait until everything is written; raise what a write raised."""
@@ -237,8 +239,7 @@ class XlsxResult:
         for j, column in enumerate(added.columns, start=chunk.shape[1]):
             parts += self._cells(j, rownum, *_added_tails(column))
         rows = pc.binary_join_element_wise(*parts, _large("</row>"), _large(""))
-        for view in _joined_bytes(rows):
-            self._sheet.write(view)
+        self._sheet.write(*_joined_bytes(rows))
         self.row += count
 
     def _cells(self, index: int, rownum: Any, tails: Any, left_out: Any) -> list[Any]:
