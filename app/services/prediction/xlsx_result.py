@@ -267,7 +267,7 @@ class XlsxResult:
             return _text_tails(text), blank
         number = pc.and_(number, _finite(pc.if_else(number, trimmed, "0")))  # 1e999 stays text
         tails = _number_tails(trimmed)
-        if pc.all(pc.or_(number, pc.equal(pc.utf8_length(text), 0))).as_py():
+        if pc.all(number if blank is None else pc.or_(number, blank)).as_py():
             return tails, blank  # no text cell to write (blanks are left out)
         return pc.if_else(number, tails, _text_tails(text)), blank
 
