@@ -97,3 +97,46 @@ def test_a_network_with_linear_hidden_layers_gets_exact_contributions(data):
     explainer = decider.explainer
     logits = encoded.matrix @ explainer.coef + explainer.intercept
     np.testing.assert_allclose(1 / (1 + np.exp(-logits)), probability, rtol=0, atol=1e-9)
+
+
+def _reference_reasons(encoded, contributions, excluded) -> list[list[str]]:
+    """Row by row, as a person would pick them: the inputs that raise the risk by at least
+    MIN_POINTS and have no input warning, largest first, an earlier input first on a tie."""
+    layout = encoded.layout
+    categorical = len(reasons.CATEGORICAL_FEATURES)
+    picked = []
+    for row in range(encoded.rows):
+        candidates = [
+            (-contributions[row, i], i)
+            for i in range(len(FEATURES))
+            if not excluded[row, i] and contributions[row, i] >= reasons.MIN_POINTS
+        ]
+        texts = []
+        for _, i in sorted(candidates)[: reasons.REASON_COUNT]:
+            if i < categorical:
+                value = layout.categories[i][max(encoded.codes[i][row], 0)]
+            else:
+                value = reasons.number_text(encoded.numbers[row, i - categorical])
+            texts.append(f"{FEATURES[i]} = {value} ({reasons.points_text(contributions[row, i])})")
+        picked.append(texts + [""] * (reasons.REASON_COUNT - len(texts)))
+    return picked
+
+
+def test_the_top_reasons_are_the_largest_raises_with_ties_to_the_earlier_input(data):
+    """`top_reasons` picks by repeated argmax and writes each distinct reason once: the same
+    reasons as sorting each row, with exact ties (set here on purpose), excluded inputs, raises
+    below the threshold and rows with fewer than three reasons among them."""
+    features, target, customers = data
+    pipeline = fitted("logistic_regression", features, target)
+    decider, encoded, probability = chunk_of(pipeline, features, customers.head(400))
+    contributions = decider.explainer.contributions(encoded, probability).copy()
+    rng = np.random.default_rng(3)
+    contributions[::3, 5] = contributions[::3, 2]  # exact ties between two inputs
+    contributions[::7, :] = 0.01  # nothing raises the risk enough
+    contributions[1::7, 4:] = -1.0  # at most four inputs raise it
+    excluded = rng.random(contributions.shape) < 0.1
+    slots = reasons.top_reasons(encoded, contributions, excluded)
+    got = [list(row) for row in zip(*(slot.to_pylist() for slot in slots), strict=True)]
+    assert got == _reference_reasons(encoded, contributions, excluded)
+    assert any(row[0] and not row[2] for row in got)  # some rows have fewer than three
+    assert all(not any(row) for row in got[::7])

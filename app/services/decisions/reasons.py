@@ -108,20 +108,28 @@ class LinearExplainer:
         return bool(np.allclose(_expit(logits), probability, rtol=0, atol=1e-9))
 
     def contributions(self, encoded: EncodedChunk, probability: np.ndarray) -> np.ndarray:
+        from scipy.special import expit
+
         layout = encoded.layout
         logits = encoded.matrix @ self.coef + self.intercept
-        per_input = np.empty((encoded.rows, len(FEATURES)), dtype=np.float64)
+        # Input by input (one contiguous row each), each row's log-odds without that input's
+        # share; the points are the probability's drop when the share is taken away.
+        without = np.empty((len(FEATURES), encoded.rows), dtype=np.float64)
         for i in range(len(FEATURES)):
             columns = layout.columns_of(i)
             reference = float(self.reference[columns] @ self.coef[columns])
             if i < len(CATEGORICAL_FEATURES):  # one-hot: the row's category's coefficient
                 codes = encoded.codes[i]
-                weight = self.coef[layout.offsets[i] + np.maximum(codes, 0)]
-                per_input[:, i] = np.where(codes >= 0, weight, 0.0) - reference
+                share = self.coef[layout.offsets[i] + np.maximum(codes, 0)]
+                share[codes < 0] = 0.0
             else:
                 column = columns.start
-                per_input[:, i] = encoded.matrix[:, column] * self.coef[column] - reference
-        return 100.0 * (_expit(logits[:, None]) - _expit(logits[:, None] - per_input))
+                share = encoded.matrix[:, column] * self.coef[column]
+            np.subtract(logits, share - reference, out=without[i])
+        expit(without, out=without)
+        np.subtract(expit(logits), without, out=without)
+        without *= 100.0
+        return without.T
 
 
 def _tree_columns(estimator: Any) -> set[int] | None:
@@ -344,12 +352,22 @@ def top_reasons(
     numbers (which "input = value" label, how many points), and each distinct pair is written
     once: a chunk holds far fewer of them than rows.
     """
+    import pandas as pd
     import pyarrow as pa
 
     layout = encoded.layout
-    raised = np.where(excluded | (contributions < MIN_POINTS), -np.inf, contributions)
-    order = np.argsort(-raised, axis=1, kind="stable")[:, :REASON_COUNT]
-    chosen = np.take_along_axis(raised, order, axis=1)
+    rows = encoded.rows
+    # The top three by repeated argmax (its first maximum: ties go to the earlier input, as a
+    # stable sort would put them), on a copy whose chosen entries are struck out in turn.
+    raised = np.array(contributions, dtype=np.float64, order="C")
+    np.putmask(raised, excluded | ~(raised >= MIN_POINTS), -np.inf)
+    every = np.arange(rows)
+    order = np.empty((rows, REASON_COUNT), dtype=np.intp)
+    chosen = np.empty((rows, REASON_COUNT), dtype=np.float64)
+    for slot in range(REASON_COUNT):
+        order[:, slot] = raised.argmax(axis=1)
+        chosen[:, slot] = raised[every, order[:, slot]]
+        raised[every, order[:, slot]] = -np.inf
     given = np.isfinite(chosen)
     categorical = len(CATEGORICAL_FEATURES)
     # Label ids: "Contract = Month-to-month" for every known category at offsets[i] + code,
@@ -359,26 +377,25 @@ def top_reasons(
         for i, name in enumerate(CATEGORICAL_FEATURES)
         for category in layout.categories[i]
     ]
-    label = np.column_stack(
-        [layout.offsets[i] + np.maximum(encoded.codes[i], 0) for i in range(categorical)]
-        + [np.zeros(encoded.rows, dtype=np.intp)] * len(NUMERIC_FEATURES)
-    )
+    label = np.zeros((len(FEATURES), rows), dtype=np.intp)  # input by input, then row by row
+    for i in range(categorical):
+        np.add(layout.offsets[i], np.maximum(encoded.codes[i], 0), out=label[i])
     for j, name in enumerate(NUMERIC_FEATURES):
-        rows = ((order == categorical + j) & given).any(axis=1)
-        distinct, inverse = np.unique(encoded.numbers[rows, j], return_inverse=True)
-        label[rows, categorical + j] = len(texts) + inverse.reshape(-1)
+        giving = ((order == categorical + j) & given).any(axis=1)
+        distinct, inverse = np.unique(encoded.numbers[giving, j], return_inverse=True)
+        label[categorical + j, giving] = len(texts) + inverse.reshape(-1)
         texts += [f"{name} = {number_text(v)}" for v in distinct]
     slots: list[Any] = []
     for slot in range(REASON_COUNT):
-        pairs = np.take_along_axis(label, order[:, slot : slot + 1], axis=1)[:, 0] * len(_POINTS)
+        pairs = label[order[:, slot], every] * len(_POINTS)
         pairs += _points_keys(chosen[:, slot])
-        distinct, inverse = np.unique(pairs[given[:, slot]], return_inverse=True)
+        inverse, distinct = pd.factorize(pairs[given[:, slot]])
         written = pa.array(
             [f"{texts[pair // len(_POINTS)]} ({_POINTS[pair % len(_POINTS)]})" for pair in distinct]
             + [""],
             pa.string(),
         )
-        at = np.full(encoded.rows, len(distinct), dtype=np.int32)
-        at[given[:, slot]] = inverse.reshape(-1)
+        at = np.full(rows, len(distinct), dtype=np.int32)
+        at[given[:, slot]] = inverse
         slots.append(written.take(pa.array(at)))
     return slots
