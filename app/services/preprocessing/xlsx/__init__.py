@@ -18,14 +18,20 @@ cells that expand shared strings beyond `max_shared_chars` characters in all. Ca
 subclasses of `XlsxLimitError`; a damaged file raises `XlsxFormatError` (both `ValueError`).
 
 The worksheet is inflated in blocks and cut into chunks at row boundaries; `sheet` parses each
-chunk (a strict regex fast path, with the expat parser of `exact` for anything unusual).
+chunk (a strict regex fast path, with the expat parser of `exact` for anything unusual). Read as
+columns, past the first rows, the chunks are scanned ahead in a small thread pool (`tags.scan`
+is NumPy work that lets go of the GIL, and reads nothing of the reader's state); everything that
+counts (rows, shared strings) still happens in order, in the reading thread.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
+import os
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from app.services.preprocessing.xlsx.columns import ColumnBlock
@@ -50,7 +56,7 @@ from app.services.preprocessing.xlsx.parts import (
     xml_chunks,
 )
 from app.services.preprocessing.xlsx.shared_strings import SharedStrings
-from app.services.preprocessing.xlsx.sheet import SheetReader
+from app.services.preprocessing.xlsx.sheet import SheetReader, scan_chunk
 from app.services.preprocessing.xlsx.values import NumberText
 
 __all__ = [
@@ -74,6 +80,8 @@ SHARED_STRINGS_MAX_BYTES = 512 << 20
 SHARED_STRINGS_MAX_COUNT = 5_000_000
 PART_MAX_BYTES = 32 << 20  # workbook.xml, relationships, styles.xml
 PROLOG_MAX_BYTES = 64 << 20
+SCAN_THREADS = max(2, os.cpu_count() or 1)  # chunks scanned at once, past the first block
+SCAN_AHEAD = SCAN_THREADS + 1  # chunks inflated and handed to the scanners ahead of use
 
 
 def iter_xlsx_rows(
@@ -222,26 +230,42 @@ def _blocks(
     max_rows: int,
     as_columns: bool,
 ) -> Iterator[list[list[str]] | ColumnBlock]:
+    pool = None
     try:
         count = 0
         block: list[list[str]] | ColumnBlock = pending
         width = len(header)
+        ahead: collections.deque[tuple[bytes, Future]] = collections.deque()
         while True:
             count += len(block)
             if count > max_rows:
                 raise TooManyRows(f"more than {max_rows} data rows")
             if len(block):
                 yield block
-            chunk = next(chunks, None)
+            if as_columns and pool is None and count and reader.scans_apart():
+                # Asked for more than the first rows: the chunks that follow are scanned
+                # ahead on every core (the scan is NumPy work that lets go of the GIL).
+                pool = ThreadPoolExecutor(SCAN_THREADS, thread_name_prefix="xlsx-scan")
+            while pool is not None and len(ahead) < SCAN_AHEAD:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                ahead.append((chunk, pool.submit(scan_chunk, reader, chunk)))
+            if ahead:
+                chunk, scanned = ahead.popleft()
+            else:
+                chunk, scanned = next(chunks, None), None
             if chunk is None:
                 return
             if as_columns:
-                block = reader.chunk_block(chunk, width)
+                block = reader.chunk_block(chunk, width, scanned)
             else:
                 block = reader.chunk_rows(chunk, width)
     except zipfile.BadZipFile as error:
         raise XlsxFormatError(str(error)) from None
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         archive.close()
 
 

@@ -62,12 +62,14 @@ class SharedTable:
         self.chars = chars.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def read_block(reader, chunk: bytes, ncols: int) -> ColumnBlock:
+def read_block(reader, chunk: bytes, ncols: int, cells: Cells | None = None) -> ColumnBlock:
     """The chunk's rows as columns, or NeedExact. `reader` is the chunk's SheetReader; its
-    shared-string count moves on only when the whole chunk is read."""
+    shared-string count moves on only when the whole chunk is read. `cells` are the chunk's
+    `scan`, when it was scanned already."""
     if reader.prefix:
         raise NeedExact()
-    cells = scan(chunk, reader.date_styles)
+    if cells is None:
+        cells = scan(chunk, reader.date_styles)
     try:
         return _block(reader, cells, ncols)
     except (ValueError, IndexError, TypeError, KeyError, OverflowError, XlsxError):

@@ -6,6 +6,7 @@ the same rows."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future
 
 from app.services.preprocessing.xlsx import columns
 from app.services.preprocessing.xlsx.errors import (
@@ -359,16 +360,22 @@ class SheetReader(ExactParsing):
         self.exact_chunks += 1
         return self._to_lists(self.exact(chunk), ncols)
 
-    def chunk_block(self, chunk: bytes, ncols: int):
+    def scans_apart(self) -> bool:
+        """Whether chunks can be scanned ahead, away from the reader (`scan_chunk`)."""
+        return columns.ENABLED and not self.prefix
+
+    def chunk_block(self, chunk: bytes, ncols: int, scanned: Future | None = None):
         """The chunk's rows as a `columns.ColumnBlock` when the column path reads it, else
-        as the row path's list of rows; the same values either way."""
+        as the row path's list of rows; the same values either way. `scanned` is the chunk's
+        `scan_chunk` already under way, if it is."""
         if columns.ENABLED:
             try:
                 chunk.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise XlsxFormatError(f"{self.name}: invalid UTF-8: {e}") from None
             try:
-                block = columns.read_block(self, chunk, ncols)
+                cells = None if scanned is None else scanned.result()
+                block = columns.read_block(self, chunk, ncols, cells)
             except NeedExact:
                 pass
             else:
@@ -376,3 +383,9 @@ class SheetReader(ExactParsing):
                 return block
         columns.COUNTS["rows"] += 1
         return self.chunk_rows(chunk, ncols)
+
+
+def scan_chunk(reader: SheetReader, chunk: bytes):
+    """The chunk's cells (`tags.scan`), or NeedExact: the part of the column path that reads
+    nothing of the reader's state, so it can run in another thread."""
+    return columns.scan(chunk, reader.date_styles)
