@@ -19,6 +19,10 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
@@ -59,6 +63,9 @@ class Config:
     # Files of more rows, scored by a model whose reasons need substitution (every model but a
     # linear one), get their result first and their reasons from a second job (0: always with).
     PREDICTION_REASONS_LATER_ROWS = _int("PREDICTION_REASONS_LATER_ROWS", 20_000)
+    # A file scored in its request gets its reasons there when they are expected to take at
+    # most this many seconds (timed on its first 1,000 rows); otherwise from the second job.
+    PREDICTION_REASONS_INLINE_SECONDS = _float("PREDICTION_REASONS_INLINE_SECONDS", 1.0)
     RETRAIN_MIN_ROWS_PER_CLASS = _int("RETRAIN_MIN_ROWS_PER_CLASS", 10)
 
     # Jobs: in-process worker thread unless REDIS_URL is set (then RQ).

@@ -12,7 +12,7 @@ import pytest
 from sklearn.ensemble import ExtraTreesClassifier
 
 from app.services import decisions, training
-from app.services.decisions import reasons, tree_substitution
+from app.services.decisions import reason_texts, reasons, tree_substitution
 from app.services.decisions.baselines import RECORDED, Baseline
 from app.services.decisions.network_substitution import NetworkSubstitutionExplainer
 from app.services.decisions.tree_substitution import TreeSubstitutionExplainer
@@ -116,8 +116,10 @@ def _reference_reasons(encoded, contributions, excluded) -> list[list[str]]:
             if i < categorical:
                 value = layout.categories[i][max(encoded.codes[i][row], 0)]
             else:
-                value = reasons.number_text(encoded.numbers[row, i - categorical])
-            texts.append(f"{FEATURES[i]} = {value} ({reasons.points_text(contributions[row, i])})")
+                value = reason_texts.number_text(encoded.numbers[row, i - categorical])
+            texts.append(
+                f"{FEATURES[i]} = {value} ({reason_texts.points_text(contributions[row, i])})"
+            )
         picked.append(texts + [""] * (reasons.REASON_COUNT - len(texts)))
     return picked
 
@@ -135,7 +137,7 @@ def test_the_top_reasons_are_the_largest_raises_with_ties_to_the_earlier_input(d
     contributions[::7, :] = 0.01  # nothing raises the risk enough
     contributions[1::7, 4:] = -1.0  # at most four inputs raise it
     excluded = rng.random(contributions.shape) < 0.1
-    slots = reasons.top_reasons(encoded, contributions, excluded)
+    slots = reason_texts.top_reasons(encoded, contributions, excluded)
     got = [list(row) for row in zip(*(slot.to_pylist() for slot in slots), strict=True)]
     assert got == _reference_reasons(encoded, contributions, excluded)
     assert any(row[0] and not row[2] for row in got)  # some rows have fewer than three

@@ -220,3 +220,37 @@ def test_a_scoring_child_that_dies_while_adding_its_reasons_fails_them(
         assert prediction.late_reasons["state"] == "failed"
         assert prediction.late_reasons["error"] == late_reasons.LOST
     jobs.wait_for_idle(app)
+
+
+def test_reasons_expected_to_take_longer_than_a_requests_budget_come_from_the_second_job(
+    app, developer, sample, monkeypatch
+):
+    """A file small enough for its request gets its reasons there only when substitution,
+    timed on its first rows, fits PREDICTION_REASONS_INLINE_SECONDS: over it, the request
+    answers with the result and the reasons job adds them, to the same cells."""
+    from app.services.decisions import chunk
+
+    monkeypatch.setattr(chunk, "PROBE_ROWS", 20)  # 240 rows: probed on their first 20
+    app.config["PREDICTION_REASONS_LATER_ROWS"] = 1_000_000  # not later for its size
+    client = factories.log_in(app.test_client(), developer)
+    tree = _model(developer, "decision_tree")
+
+    app.config["PREDICTION_REASONS_INLINE_SECONDS"] = 0.0  # no substitution fits
+    with jobs.held(app):
+        page = _predict(client, tree.id, sample)
+        assert _latest().late_reasons["state"] == "queued"
+        assert "deferred" not in _latest().late_reasons
+        assert (_result(client, page)[REASON_COLUMNS] == "").all().all()
+    jobs.wait_for_idle(app)
+    assert _latest().late_reasons["state"] == "done"
+    late = _result(client, page)
+
+    app.config["PREDICTION_REASONS_INLINE_SECONDS"] = 3600.0  # any fits
+    inline_page = _predict(client, tree.id, sample, name="Inline")
+    assert _latest().late_reasons == {}
+    pd.testing.assert_frame_equal(late, _result(client, inline_page))
+
+    # A linear model's exact reasons are never put off.
+    app.config["PREDICTION_REASONS_INLINE_SECONDS"] = 0.0
+    _predict(client, _model(developer, "logistic_regression").id, sample, name="Linear")
+    assert _latest().late_reasons == {}

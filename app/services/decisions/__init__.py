@@ -1,8 +1,8 @@
 """From a score to a decision, for every prediction:
 
 - `reasons`: each input's contribution to a customer's churn probability against the model's
-  training baseline (`baselines`), exact for a linear model and by substitution otherwise, and
-  the top three written for a person;
+  training baseline (`baselines`), exact for a linear model and by substitution otherwise;
+- `reason_texts`: each row's top three of them, written for a person;
 - `input_checks`: the input warnings of each row (what the model could not read, and what it did);
 - `costs`: the company's decision costs and the expected value of contacting a customer;
 - `campaign`: risk ranks, the profit curve, the capacity question;

@@ -4,6 +4,7 @@ once), then called for every chunk with the chunk's one encoding and its probabi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,17 +16,19 @@ from app.services.decisions.baselines import Baseline, baseline_of
 from app.services.decisions.costs import Costs
 from app.services.decisions.input_checks import check_inputs
 from app.services.decisions.network_substitution import network_explainer_for
+from app.services.decisions.reason_texts import no_reasons, top_reasons
 from app.services.decisions.reasons import (
+    SUBSTITUTION,
     Explainer,
     LinearExplainer,
     SubstitutionExplainer,
     explainer_for,
-    no_reasons,
-    top_reasons,
 )
 from app.services.decisions.tree_substitution import tree_explainer_for
 from app.services.preprocessing.columns import CATEGORICAL_FEATURES, FEATURES
 from app.services.preprocessing.encoding import EncodedChunk, Layout, estimator_of, layout_of
+
+PROBE_ROWS = 1_000  # rows timed to judge whether reasons fit a request's budget
 
 
 def substitution_for(estimator: Any, layout: Layout, baseline: Baseline) -> SubstitutionExplainer:
@@ -60,8 +63,12 @@ class Decider:
         details: Mapping[str, Any] | None,
         costs: Costs | None,
         with_reasons: bool = True,
+        reasons_budget: float | None = None,
     ):
         self.with_reasons = with_reasons  # False: every other column, reasons left empty
+        # Seconds the reasons may take (None: any): over it, they are left to a second job.
+        self.reasons_budget = reasons_budget
+        self.deferred = False  # the reasons were expected to take longer than the budget
         self.layout = layout_of(pipeline)
         self.baseline: Baseline | None = baseline_of(details, self.layout)
         self.costs = costs
@@ -84,6 +91,29 @@ class Decider:
             explainer = substitution_for(self._estimator, self.layout, self.baseline)
             self.explainer = explainer
         return explainer
+
+    def _over_budget(
+        self, explainer: Explainer, encoded: EncodedChunk, probability: np.ndarray
+    ) -> bool:
+        """Whether substitution over the chunk would take longer than `reasons_budget`, judged
+        by timing it on the chunk's first PROBE_ROWS rows (a chunk of fewer than five times as
+        many rows is not probed). The probe is thrown away, so the reasons written are those
+        of the whole chunk at once."""
+        rows = encoded.rows
+        if self.reasons_budget is None or explainer.method != SUBSTITUTION:
+            return False
+        if rows < 5 * PROBE_ROWS:
+            return False
+        probe = EncodedChunk(
+            encoded.layout,
+            encoded.matrix[:PROBE_ROWS],
+            [codes[:PROBE_ROWS] for codes in encoded.codes],
+            [missing[:PROBE_ROWS] for missing in encoded.missing],
+            encoded.numbers[:PROBE_ROWS],
+        )
+        started = time.perf_counter()
+        explainer.contributions(probe, probability[:PROBE_ROWS])
+        return (time.perf_counter() - started) * rows / PROBE_ROWS > self.reasons_budget
 
     def decide(
         self,
@@ -110,10 +140,12 @@ class Decider:
         excluded = checks.flagged.copy()
         for i in range(len(CATEGORICAL_FEATURES)):
             excluded[:, i] |= encoded.codes[i] < 0
-        if self.with_reasons:
-            contributions = self._checked_explainer(encoded, probability).contributions(
-                encoded, probability
-            )
+        explainer = self._checked_explainer(encoded, probability) if self.with_reasons else None
+        if explainer is not None and self._over_budget(explainer, encoded, probability):
+            self.with_reasons, self.deferred = False, True
+            explainer = None
+        if explainer is not None:
+            contributions = explainer.contributions(encoded, probability)
             reasons = top_reasons(encoded, contributions, excluded)
         else:
             reasons = no_reasons(rows)

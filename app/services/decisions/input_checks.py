@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from app.services.decisions.reasons import number_text
+from app.services.decisions.reason_texts import number_text
 from app.services.preprocessing.columns import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
 from app.services.preprocessing.encoding import EncodedChunk
 

@@ -88,7 +88,12 @@ def create_prediction(account: Account, name: str, model_id: int, upload: Upload
         db.session.commit()
 
     if head.complete and len(original) <= in_request:
-        scoring.run_scoring(prediction, lambda: (pipeline, original, mapping), draw_charts=False)
+        scoring.run_scoring(
+            prediction,
+            lambda: (pipeline, original, mapping),
+            draw_charts=False,
+            reasons_budget=current_app.config.get("PREDICTION_REASONS_INLINE_SECONDS"),
+        )
         if prediction.error == storage.OUT_OF_SPACE:  # a full disk keeps nothing of it
             _discard(prediction)
             raise storage.OutOfSpace()

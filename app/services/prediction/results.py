@@ -21,6 +21,7 @@ from app.services.catalog import THRESHOLD
 from app.services.decisions import REASON_COUNT
 from app.services.errors import NotFound
 from app.services.prediction.formulas import neutralise, neutralised_text
+from app.services.prediction.rowstore import REASON_FIELDS
 from app.services.prediction.xlsx_result import XlsxResult
 from app.services.preprocessing import column_key
 
@@ -183,3 +184,39 @@ def download_formats(prediction: Prediction) -> list[str]:
     if prediction.status != "done" or not prediction.summary:
         return []
     return sorted(prediction.summary.get("files", {}), key=lambda f: f != "csv")
+
+
+def added_fields(with_costs: bool) -> list[tuple[str, Any]]:
+    """(name, Arrow type) of each column a result adds, in order."""
+    import pyarrow as pa
+
+    fields = [
+        (PREDICTION_COLUMN, pa.string()),
+        (PROBABILITY_COLUMN, pa.float64()),
+        (RANK_COLUMN, pa.int32()),
+        *[(name, pa.string()) for name in REASON_COLUMNS],
+        (WARNINGS_COLUMN, pa.string()),
+    ]
+    if with_costs:
+        fields += [(EXPECTED_VALUE_COLUMN, pa.float64()), (CONTACT_COLUMN, pa.string())]
+    return fields
+
+
+def added_columns(stored: Any, ranks: np.ndarray, fields: list[tuple[str, Any]]) -> Any:
+    """The new columns of one chunk, from its row store batch and its ranks."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    probability = stored.column("probability")
+    arrays = [
+        pa.array(labels(probability.to_numpy()), type=pa.string()),
+        pc.round(probability, 4),
+        pa.array(ranks, type=pa.int32()),
+        *[stored.column(name) for name in REASON_FIELDS],
+        stored.column("warnings"),
+    ]
+    if len(fields) > len(arrays):
+        contact = stored.column("contact").to_numpy(zero_copy_only=False)
+        arrays.append(pc.round(stored.column("expected_value"), 2))
+        arrays.append(pa.array(np.where(contact.astype(bool), "Yes", "No"), type=pa.string()))
+    return pa.record_batch(arrays, schema=pa.schema(fields))

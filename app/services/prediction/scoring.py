@@ -34,19 +34,12 @@ from app.services.errors import DomainError
 from app.services.jobs import lifecycle
 from app.services.monitoring.drift import DriftMonitor
 from app.services.prediction.results import (
-    CONTACT_COLUMN,
-    EXPECTED_VALUE_COLUMN,
-    PREDICTION_COLUMN,
-    PROBABILITY_COLUMN,
-    RANK_COLUMN,
-    REASON_COLUMNS,
-    WARNINGS_COLUMN,
     ResultWriters,
+    added_columns,
+    added_fields,
     kept_columns,
-    labels,
 )
 from app.services.prediction.rowstore import (
-    REASON_FIELDS,
     RowStore,
     RowStoreWriter,
     row_store_paths,
@@ -139,14 +132,19 @@ def _result_area(prediction: Prediction) -> str:
 
 
 def run_scoring(
-    prediction: Prediction, load: Callable[[], Loaded], draw_charts: bool = True
+    prediction: Prediction,
+    load: Callable[[], Loaded],
+    draw_charts: bool = True,
+    reasons_budget: float | None = None,
 ) -> None:
     """Score, write the result files and the summary; any failure marks the row failed.
 
     A large file scored by a model whose reasons need substitution gets its result without
-    reasons first; the reasons job (`late_reasons`) adds them afterwards. A job draws the
-    page's charts once it is done (`draw_charts`); a request leaves them to the page's own
-    image requests, so its answer does not wait for them."""
+    reasons first; the reasons job (`late_reasons`) adds them afterwards. So does a file whose
+    substitution is expected to take more than `reasons_budget` seconds (a request's budget,
+    PREDICTION_REASONS_INLINE_SECONDS). A job draws the page's charts once it is done
+    (`draw_charts`); a request leaves them to the page's own image requests, so its answer does
+    not wait for them."""
     files: dict[str, str] = {}
     prediction_id = prediction.id  # read now: a broken session cannot load it in the handler
     later = False
@@ -172,7 +170,9 @@ def run_scoring(
             progress,
             with_reasons=not later,
             observers=(drift,),
+            reasons_budget=reasons_budget,
         )
+        later = bool(summary["reasons"].pop("deferred", False)) or later
         drift.record(prediction)
         if later:
             summary["reasons"].update(state=WorkStatus.QUEUED, touched_at=utcnow().isoformat())
@@ -228,6 +228,7 @@ def score_into_new_files(
     progress: ProgressCallback,
     with_reasons: bool = True,
     observers: Sequence[ChunkObserver] = (),
+    reasons_budget: float | None = None,
 ) -> dict[str, Any]:
     """Score the prediction's upload into new result files and a new row store; return the
     summary. `files` is filled with their paths first (and `planned` told) so a failure can
@@ -252,6 +253,7 @@ def score_into_new_files(
         costs=company_costs(company) if company is not None else None,
         observers=observers,
         with_reasons=with_reasons,
+        reasons_budget=reasons_budget,
     )
     summary["files"] = downloads
     summary["row_store"] = stored
@@ -292,16 +294,19 @@ def score_to_files(
     costs: Costs | None = None,
     observers: Sequence[ChunkObserver] = (),
     with_reasons: bool = True,
+    reasons_budget: float | None = None,
 ) -> dict[str, Any]:
     """Score `original` chunk by chunk and write each file of `targets` atomically ("csv", and
     "xlsx" for Excel uploads: the result; "table", "ranks", "order": the row store); return the
     summary. `details` are the model's stored details (its baseline), `costs` the company's.
     Each of `observers` sees every chunk of the upload (the drift monitor counts its inputs).
-    Without `with_reasons` the reason columns are left empty (they are added later).
+    Without `with_reasons` the reason columns are left empty (they are added later), and so
+    they are when they are expected to take more than `reasons_budget` seconds (the summary's
+    `reasons` then says `deferred`).
     """
     chunk_rows = max(chunk_rows, 1)
     rows = len(original)
-    decider = Decider(pipeline, details, costs, with_reasons)
+    decider = Decider(pipeline, details, costs, with_reasons, reasons_budget)
     summary = SummaryBuilder(mapping)
     probability = np.empty(rows, dtype=np.float64)
 
@@ -353,45 +358,11 @@ def score_to_files(
         "method": decider.method,
         "baseline": decider.baseline.source if decider.baseline is not None else None,
     }
+    if decider.deferred:
+        result["reasons"]["deferred"] = True
     return result
 
 
 def _chunks(original: pd.DataFrame, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
     for start in range(0, len(original), chunk_rows):
         yield start, original.iloc[start : start + chunk_rows]
-
-
-def added_fields(with_costs: bool) -> list[tuple[str, Any]]:
-    """(name, Arrow type) of each column a result adds, in order."""
-    import pyarrow as pa
-
-    fields = [
-        (PREDICTION_COLUMN, pa.string()),
-        (PROBABILITY_COLUMN, pa.float64()),
-        (RANK_COLUMN, pa.int32()),
-        *[(name, pa.string()) for name in REASON_COLUMNS],
-        (WARNINGS_COLUMN, pa.string()),
-    ]
-    if with_costs:
-        fields += [(EXPECTED_VALUE_COLUMN, pa.float64()), (CONTACT_COLUMN, pa.string())]
-    return fields
-
-
-def added_columns(stored: Any, ranks: np.ndarray, fields: list[tuple[str, Any]]) -> Any:
-    """The new columns of one chunk, from its row store batch and its ranks."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    probability = stored.column("probability")
-    arrays = [
-        pa.array(labels(probability.to_numpy()), type=pa.string()),
-        pc.round(probability, 4),
-        pa.array(ranks, type=pa.int32()),
-        *[stored.column(name) for name in REASON_FIELDS],
-        stored.column("warnings"),
-    ]
-    if len(fields) > len(arrays):
-        contact = stored.column("contact").to_numpy(zero_copy_only=False)
-        arrays.append(pc.round(stored.column("expected_value"), 2))
-        arrays.append(pa.array(np.where(contact.astype(bool), "Yes", "No"), type=pa.string()))
-    return pa.record_batch(arrays, schema=pa.schema(fields))
