@@ -305,3 +305,17 @@ def test_company_a_s_user_is_refused_every_developer_route(world, endpoint, meth
         response = client.open(path, method=method)
         assert response.status_code == 403, f"A's user got {response.status_code} for {path}"
     assert _snapshot(world.developer_a.company_id, world.app) == before
+
+
+@pytest.mark.parametrize("role", ["developer", "user"])
+def test_the_registry_gives_no_account_a_model_it_may_not_use(world, role):
+    """`registry.model_for`, which every prediction's model goes through (the form, the API):
+    another company's model, an id no row has, and one past any database's integer are all
+    refused with the same message; the account's own models are found."""
+    account = world.developer_b if role == "developer" else world.user_b
+    with world.app.app_context():
+        own = registry.models_for(account)
+        assert own and all(registry.model_for(account, m.id).id == m.id for m in own)
+        for model_id in [*world.values["model_id"], 0, -1, 10**9, 2**70]:
+            with pytest.raises(registry.ModelNotAvailable, match="not available to you"):
+                registry.model_for(account, model_id)

@@ -19,7 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.schema import Company, Developer, Model, ModelDeployment, ModelMetric, User, WorkStatus
+from app.schema import (
+    MAX_ID,
+    Company,
+    Developer,
+    Model,
+    ModelDeployment,
+    ModelMetric,
+    User,
+    WorkStatus,
+)
 from app.services import storage, training
 from app.services.catalog import CONFUSION_METRICS, DISPLAY_METRICS, MODEL_KINDS
 from app.services.database import model_type_by_key
@@ -154,21 +163,29 @@ def deployed_model_ids(company_id: int) -> set[int]:
     )
 
 
-def models_for(account: Developer | User) -> list[Model]:
-    """The models `account` may predict with: defaults and active deployments; a developer also
-    sees the company's undeployed ready versions."""
+def _usable_by(account: Developer | User):
+    """The statement of the models `account` may predict with."""
     statement = select(Model).filter_by(company_id=account.company_id, status=WorkStatus.DONE)
     if account.role != "developer":
         statement = statement.where(Model.id.in_(deployed_model_ids(account.company_id)))
-    return list(db.session.scalars(_with_metrics(statement)))
+    return statement
+
+
+def models_for(account: Developer | User) -> list[Model]:
+    """The models `account` may predict with: defaults and active deployments; a developer also
+    sees the company's undeployed ready versions."""
+    return list(db.session.scalars(_with_metrics(_usable_by(account))))
 
 
 def model_for(account: Developer | User, model_id: int) -> Model:
     """One model `account` may use, or ModelNotAvailable (never another company's)."""
-    for model in models_for(account):
-        if model.id == model_id:
-            return model
-    raise ModelNotAvailable("That model is not available to you.")
+    model = None
+    if 1 <= model_id <= MAX_ID:  # a larger id is no row's (and no database's integer)
+        statement = _usable_by(account).where(Model.id == model_id)
+        model = db.session.scalars(_with_metrics(statement)).one_or_none()
+    if model is None:
+        raise ModelNotAvailable("That model is not available to you.")
+    return model
 
 
 def load_model_pipeline(model: Model):
