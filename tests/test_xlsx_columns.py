@@ -305,6 +305,35 @@ def test_the_chunks_after_the_first_rows_are_scanned_ahead_in_other_threads(tmp_
     assert_same(path)
 
 
+def test_a_chunk_that_fails_to_inflate_ahead_fails_the_read_only_when_its_turn_comes(
+    tmp_path, monkeypatch
+):
+    """Inflating ahead does not move an error forward: a read that stops before the damaged
+    chunk succeeds, as it did without the look-ahead, and a whole read is refused."""
+    from app.services.preprocessing import xlsx
+    from app.services.preprocessing.xlsx.errors import XlsxFormatError
+
+    path = plain_workbook(tmp_path / "plain.xlsx")
+    _, blocks = xlsx.iter_xlsx_blocks(path)
+    sizes = [len(block) for block in blocks]
+    damaged = 8  # the chunk after the header's chunk and seven more
+    assert len(sizes) > damaged + xlsx.SCAN_AHEAD
+    inflate = xlsx.xml_chunks
+
+    def damaged_at(*args, **kwargs):
+        for index, chunk in enumerate(inflate(*args, **kwargs)):
+            if index == damaged:
+                raise XlsxFormatError("invalid deflate data")
+            yield chunk
+
+    monkeypatch.setattr(xlsx, "xml_chunks", damaged_at)
+    before = sum(sizes[: damaged - 1]) + 1  # one row into the last block before the damage
+    frame, complete = read_xlsx_table(path, UploadLimits(), before)
+    assert len(frame) == before and not complete
+    with pytest.raises(InvalidUpload, match="could not be read"):
+        read_xlsx_table(path, UploadLimits())
+
+
 def test_the_bench_shaped_workbook_takes_the_column_path(tmp_path):
     import pyarrow as pa
 
