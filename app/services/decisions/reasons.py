@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
+from scipy.special import expit
 
 from app.services.decisions.baselines import Baseline
 from app.services.preprocessing.columns import CATEGORICAL_FEATURES, FEATURES
@@ -54,10 +55,6 @@ class Explainer(Protocol):
     def contributions(self, encoded: EncodedChunk, probability: np.ndarray) -> np.ndarray:
         """Rows x 16 inputs (FEATURES order): how many points each input adds."""
         ...
-
-
-def _expit(values: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-values))
 
 
 def _identity_network_weights(estimator: Any, width: int) -> tuple[np.ndarray, float] | None:
@@ -105,11 +102,9 @@ class LinearExplainer:
     def matches(self, encoded: EncodedChunk, probability: np.ndarray) -> bool:
         """Whether the estimator really is this linear model on this chunk."""
         logits = encoded.matrix @ self.coef + self.intercept
-        return bool(np.allclose(_expit(logits), probability, rtol=0, atol=1e-9))
+        return bool(np.allclose(expit(logits), probability, rtol=0, atol=1e-9))
 
     def contributions(self, encoded: EncodedChunk, probability: np.ndarray) -> np.ndarray:
-        from scipy.special import expit
-
         layout = encoded.layout
         logits = encoded.matrix @ self.coef + self.intercept
         # Input by input (one contiguous row each), each row's log-odds without that input's

@@ -20,15 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from app.services.decisions.baselines import Baseline
 from app.services.decisions.reasons import PARALLEL_ROWS, SubstitutionExplainer
 from app.services.preprocessing.columns import FEATURES
 from app.services.preprocessing.encoding import EncodedChunk, Layout
-
-
-def _expit(values: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-values))
 
 
 class _Ensemble:
@@ -55,10 +52,10 @@ class _Ensemble:
         raw = np.asarray(self.estimator.decision_function(matrix), dtype=np.float64)
         if raw.shape != probability.shape:
             return None
-        return raw if np.allclose(_expit(raw), probability, rtol=0, atol=1e-12) else None
+        return raw if np.allclose(expit(raw), probability, rtol=0, atol=1e-12) else None
 
     def finish(self, score: np.ndarray) -> np.ndarray:
-        return _expit(score) if self.boosted else score
+        return expit(score) if self.boosted else score
 
 
 def _ensemble_of(estimator: Any) -> _Ensemble | None:
