@@ -236,7 +236,7 @@ def _blocks(
         block: list[list[str]] | ColumnBlock = pending
         width = len(header)
         ahead: collections.deque[tuple[bytes, Future]] = collections.deque()
-        failed: list[Exception] = []  # what inflating a chunk ahead raised
+        failure: Exception | None = None  # what inflating a chunk ahead raised
         while True:
             count += len(block)
             if count > max_rows:
@@ -247,19 +247,19 @@ def _blocks(
                 # Asked for more than the first rows: the chunks that follow are scanned
                 # ahead on every core (the scan is NumPy work that lets go of the GIL).
                 pool = ThreadPoolExecutor(SCAN_THREADS, thread_name_prefix="xlsx-scan")
-            while pool is not None and len(ahead) < SCAN_AHEAD and not failed:
+            while pool is not None and len(ahead) < SCAN_AHEAD and failure is None:
                 try:
                     chunk = next(chunks, None)
                 except Exception as error:  # raised at its turn, as without the look-ahead
-                    failed.append(error)
+                    failure = error
                     break
                 if chunk is None:
                     break
                 ahead.append((chunk, pool.submit(scan_chunk, reader, chunk)))
             if ahead:
                 chunk, scanned = ahead.popleft()
-            elif failed:
-                raise failed.pop()
+            elif failure is not None:
+                raise failure
             else:
                 chunk, scanned = next(chunks, None), None
             if chunk is None:
