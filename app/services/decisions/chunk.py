@@ -104,15 +104,8 @@ class Decider:
             return False
         if rows < 5 * PROBE_ROWS:
             return False
-        probe = EncodedChunk(
-            encoded.layout,
-            encoded.matrix[:PROBE_ROWS],
-            [codes[:PROBE_ROWS] for codes in encoded.codes],
-            [missing[:PROBE_ROWS] for missing in encoded.missing],
-            encoded.numbers[:PROBE_ROWS],
-        )
         started = time.perf_counter()
-        explainer.contributions(probe, probability[:PROBE_ROWS])
+        explainer.contributions(encoded.head(PROBE_ROWS), probability[:PROBE_ROWS])
         return (time.perf_counter() - started) * rows / PROBE_ROWS > self.reasons_budget
 
     def decide(

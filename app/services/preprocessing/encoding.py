@@ -92,6 +92,16 @@ class EncodedChunk:
     def rows(self) -> int:
         return len(self.matrix)
 
+    def head(self, rows: int) -> EncodedChunk:
+        """The chunk's first `rows` rows (views, not copies)."""
+        return EncodedChunk(
+            self.layout,
+            self.matrix[:rows],
+            [codes[:rows] for codes in self.codes],
+            [missing[:rows] for missing in self.missing],
+            self.numbers[:rows],
+        )
+
 
 def churn_probabilities(
     pipeline: Any, original: pd.DataFrame, mapping: dict[str, str]
