@@ -4,6 +4,7 @@ once), then called for every chunk with the chunk's one encoding and its probabi
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,7 +56,11 @@ class DecisionColumns:
 
 class Decider:
     """The decision columns of every chunk scored with `pipeline` (of the model whose stored
-    `details` hold its baseline), under `costs` (None while the company has none)."""
+    `details` hold its baseline), under `costs` (None while the company has none).
+
+    Chunks of one file may be decided in several threads at once (`prediction.slices`): what a
+    chunk settles for the whole file (the explainer, whether the reasons fit the budget) is
+    settled under a lock, the budget judged once, for the file's `rows`."""
 
     def __init__(
         self,
@@ -64,11 +69,15 @@ class Decider:
         costs: Costs | None,
         with_reasons: bool = True,
         reasons_budget: float | None = None,
+        rows: int | None = None,
     ):
         self.with_reasons = with_reasons  # False: every other column, reasons left empty
         # Seconds the reasons may take (None: any): over it, they are left to a second job.
         self.reasons_budget = reasons_budget
         self.deferred = False  # the reasons were expected to take longer than the budget
+        self.rows = rows  # the whole file's (None: each chunk is judged as if it were the file)
+        self._probed = False
+        self._settling = threading.Lock()
         self.layout = layout_of(pipeline)
         self.baseline: Baseline | None = baseline_of(details, self.layout)
         self.costs = costs
@@ -95,18 +104,20 @@ class Decider:
     def _over_budget(
         self, explainer: Explainer, encoded: EncodedChunk, probability: np.ndarray
     ) -> bool:
-        """Whether substitution over the chunk would take longer than `reasons_budget`, judged
-        by timing it on the chunk's first PROBE_ROWS rows (a chunk of fewer than five times as
-        many rows is not probed). The probe is thrown away, so the reasons written are those
-        of the whole chunk at once."""
-        rows = encoded.rows
-        if self.reasons_budget is None or explainer.method != SUBSTITUTION:
+        """Whether substitution over the file would take longer than `reasons_budget`, judged
+        once (on the first chunk to come) for a file of at least five times PROBE_ROWS rows,
+        by timing it on the chunk's first PROBE_ROWS rows. The probe is thrown away, so the
+        reasons written are those of the whole chunk at once."""
+        rows = self.rows or encoded.rows
+        if self.reasons_budget is None or explainer.method != SUBSTITUTION or self._probed:
             return False
         if rows < 5 * PROBE_ROWS:
             return False
+        self._probed = True
+        probe = min(PROBE_ROWS, encoded.rows)
         started = time.perf_counter()
-        explainer.contributions(encoded.head(PROBE_ROWS), probability[:PROBE_ROWS])
-        return (time.perf_counter() - started) * rows / PROBE_ROWS > self.reasons_budget
+        explainer.contributions(encoded.head(probe), probability[:probe])
+        return (time.perf_counter() - started) * rows / probe > self.reasons_budget
 
     def decide(
         self,
@@ -133,10 +144,12 @@ class Decider:
         excluded = checks.flagged.copy()
         for i in range(len(CATEGORICAL_FEATURES)):
             excluded[:, i] |= encoded.codes[i] < 0
-        explainer = self._checked_explainer(encoded, probability) if self.with_reasons else None
-        if explainer is not None and self._over_budget(explainer, encoded, probability):
-            self.with_reasons, self.deferred = False, True
-            explainer = None
+        with self._settling:
+            explainer = self._checked_explainer(encoded, probability) if self.with_reasons else None
+            if explainer is not None and self._over_budget(explainer, encoded, probability):
+                self.with_reasons, self.deferred = False, True
+            if not self.with_reasons:
+                explainer = None
         if explainer is not None:
             contributions = explainer.contributions(encoded, probability)
             reasons = top_reasons(encoded, contributions, excluded)

@@ -6,11 +6,12 @@ removes its partial files (`lifecycle.mark_failed`). Charts are drawn after the 
 can never undo it.
 
 Scoring takes two passes over the upload, which is in memory already. The first encodes each
-chunk once and computes from that one encoding its probabilities, reasons, input warnings and
-expected values (`decisions.Decider`), writing them to the row store. Ranks need every
-probability, so the second pass writes the result files chunk by chunk from the upload and the
-row store, with each row's risk rank. Memory stays bounded by the chunk, reasons included; only
-the probabilities and the ranks (12 bytes a row) are held for the whole file.
+slice once and computes from that one encoding its probabilities, reasons, input warnings and
+expected values (`decisions.Decider`), slices side by side on every core (`slices`), writing
+them to the row store in order. Ranks need every probability, so the second pass writes the
+result files slice by slice from the upload and the row store, with each row's risk rank.
+Memory stays bounded by the chunk, reasons included; only the probabilities and the ranks
+(12 bytes a row) are held for the whole file.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,6 +46,7 @@ from app.services.prediction.rowstore import (
     row_store_paths,
     write_ranks,
 )
+from app.services.prediction.slices import chunks, scored_slices, slice_rows
 from app.services.prediction.summary import SummaryBuilder
 from app.services.preprocessing import (
     ID_COLUMN,
@@ -55,9 +57,6 @@ from app.services.preprocessing import (
 )
 from app.services.preprocessing.encoding import (
     EncodedChunk,
-    churn_probabilities,
-    encode,
-    estimator_of,
 )
 from app.services.storage.uploads import upload_limits
 
@@ -304,9 +303,10 @@ def score_to_files(
     they are when they are expected to take more than `reasons_budget` seconds (the summary's
     `reasons` then says `deferred`).
     """
-    chunk_rows = max(chunk_rows, 1)
     rows = len(original)
-    decider = Decider(pipeline, details, costs, with_reasons, reasons_budget)
+    decider = Decider(pipeline, details, costs, with_reasons, reasons_budget, rows=rows)
+    # Every pass goes slice by slice: the first scores slices side by side (`slices`).
+    part_rows = slice_rows(rows, chunk_rows)
     summary = SummaryBuilder(mapping)
     probability = np.empty(rows, dtype=np.float64)
 
@@ -326,18 +326,13 @@ def score_to_files(
         )
         writer = RowStoreWriter(table)
         try:
-            for start, chunk in _chunks(original, chunk_rows):
-                encoded = encode(pipeline, chunk, mapping, decider.layout)
-                if encoded is None:
-                    scored = churn_probabilities(pipeline, chunk, mapping)
-                else:
-                    scored = estimator_of(pipeline).predict_proba(encoded.matrix)[:, 1]
-                columns = decider.decide(chunk, mapping, encoded, scored)
+            for part in scored_slices(pipeline, decider, original, mapping, part_rows):
+                start, chunk, scored = part.start, part.chunk, part.probability
                 probability[start : start + len(scored)] = scored
-                summary.add(chunk, scored, columns)
-                writer.write(chunk[mapping[ID_COLUMN]], scored, columns)
+                summary.add(chunk, scored, part.columns)
+                writer.write(chunk[mapping[ID_COLUMN]], scored, part.columns)
                 for observer in observers:
-                    observer.add(chunk, encoded)
+                    observer.add(chunk, part.encoded)
                 report(start + len(scored), first_pass=True)
         finally:
             writer.close()
@@ -349,7 +344,7 @@ def score_to_files(
         fields = added_fields(with_costs=costs is not None)
         kept = kept_columns(original.columns)
         with ResultWriters(kept, fields, results, number_columns(original), rows) as writers:
-            for index, (start, chunk) in enumerate(_chunks(original, chunk_rows)):
+            for index, (start, chunk) in enumerate(chunks(original, part_rows)):
                 stop = start + len(chunk)
                 writers.write(chunk, added_columns(store.batch(index), ranks[start:stop], fields))
                 report(stop, first_pass=False)
@@ -361,8 +356,3 @@ def score_to_files(
     if decider.deferred:
         result["reasons"]["deferred"] = True
     return result
-
-
-def _chunks(original: pd.DataFrame, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
-    for start in range(0, len(original), chunk_rows):
-        yield start, original.iloc[start : start + chunk_rows]

@@ -1,0 +1,105 @@
+"""The first pass of scoring on every core: the upload cut into slices, each encoded, scored and
+decided (`decisions.Decider`) in a small thread pool, and handed back in order.
+
+Encoding, `predict_proba` and the reasons are NumPy and Arrow work that lets go of the GIL, so
+two slices computed side by side take little more than one (a 100k-row file: 0.24–0.33 s on
+one core, 0.16–0.20 s on two). Everything that keeps count (the summary, the row store, the
+drift monitor) still sees the slices one after another, in the file's order, in the caller's
+thread. At most one slice per thread is in flight, and a slice is at most half a chunk, so the
+memory held is that of one chunk, as before.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.services.decisions import Decider, DecisionColumns
+from app.services.preprocessing.encoding import (
+    EncodedChunk,
+    churn_probabilities,
+    encode,
+    estimator_of,
+)
+
+MIN_SLICE_ROWS = 5_000  # a smaller file is scored in one piece, in the caller's thread
+
+
+def scoring_threads() -> int:
+    """Threads of the first pass: one per core, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def slice_rows(rows: int, chunk_rows: int, threads: int | None = None) -> int:
+    """Rows per slice of a `rows`-row file whose chunks hold `chunk_rows`: a chunk (or the
+    whole file, when smaller) shared out among the threads, never under MIN_SLICE_ROWS."""
+    threads = threads or scoring_threads()
+    share = math.ceil(min(max(chunk_rows, 1), max(rows, 1)) / threads)
+    return max(share, min(MIN_SLICE_ROWS, max(chunk_rows, 1)))
+
+
+def chunks(original: pd.DataFrame, rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(first row, rows) of `original`, `rows` at a time."""
+    for start in range(0, len(original), rows):
+        yield start, original.iloc[start : start + rows]
+
+
+@dataclass
+class ScoredSlice:
+    start: int  # the slice's first row in the file
+    chunk: pd.DataFrame  # the slice's rows of the upload
+    encoded: EncodedChunk | None  # None for a pipeline the fast encoder does not know
+    probability: np.ndarray
+    columns: DecisionColumns
+
+
+def score_slice(
+    pipeline: Any, decider: Decider, mapping: dict[str, str], start: int, chunk: pd.DataFrame
+) -> ScoredSlice:
+    """One slice encoded once, scored and decided from that one encoding."""
+    encoded = encode(pipeline, chunk, mapping, decider.layout)
+    if encoded is None:
+        probability = churn_probabilities(pipeline, chunk, mapping)
+    else:
+        probability = estimator_of(pipeline).predict_proba(encoded.matrix)[:, 1]
+    return ScoredSlice(
+        start, chunk, encoded, probability, decider.decide(chunk, mapping, encoded, probability)
+    )
+
+
+def scored_slices(
+    pipeline: Any,
+    decider: Decider,
+    original: pd.DataFrame,
+    mapping: dict[str, str],
+    rows_per_slice: int,
+    threads: int | None = None,
+) -> Iterator[ScoredSlice]:
+    """Every slice of `original` scored, in order: side by side on `threads` threads (one per
+    core) when there is more than one slice. A slice's failure is raised in its turn; the
+    slices still in flight are awaited (not abandoned) before it leaves."""
+    parts = chunks(original, rows_per_slice)
+    threads = threads or scoring_threads()
+    if threads == 1 or len(original) <= rows_per_slice:
+        for start, chunk in parts:
+            yield score_slice(pipeline, decider, mapping, start, chunk)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="churnbuster-score") as pool:
+        pending: list[Future[ScoredSlice]] = []
+        try:
+            for start, chunk in parts:
+                pending.append(pool.submit(score_slice, pipeline, decider, mapping, start, chunk))
+                if len(pending) >= threads:
+                    yield pending.pop(0).result()
+            while pending:
+                yield pending.pop(0).result()
+        finally:
+            for future in pending:
+                future.cancel()

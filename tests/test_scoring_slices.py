@@ -1,0 +1,147 @@
+"""The first pass scores slices side by side (`prediction.slices`) and changes nothing: the same
+result bytes as one piece in one thread, a failing slice fails the scoring and leaves no thread
+behind, and whether the reasons fit a request's budget is judged once, for the whole file."""
+
+from __future__ import annotations
+
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.services import decisions, registry
+from app.services.decisions import chunk
+from app.services.decisions.costs import Costs
+from app.services.prediction import scoring, slices
+from app.services.preprocessing import PREDICTION_COLUMNS, match_columns, read_table
+from app.services.preprocessing.encoding import encode, estimator_of
+
+
+def _score(path: Path, model, folder: Path, chunk_rows: int) -> dict[str, bytes]:
+    folder.mkdir()
+    original = read_table(path, "csv")
+    mapping = match_columns(list(original.columns), PREDICTION_COLUMNS)
+    targets = {"csv": folder / "r.csv", "xlsx": folder / "r.xlsx"}
+    scoring.score_to_files(
+        registry.load_model_pipeline(model),
+        original,
+        mapping,
+        targets,
+        chunk_rows,
+        details=model.details,
+        costs=Costs(500.0, 50.0, 5.0, 0.3),
+    )
+    with zipfile.ZipFile(targets["xlsx"]) as workbook:
+        files = {name: workbook.read(name) for name in workbook.namelist()}
+    return {"r.csv": targets["csv"].read_bytes(), **files}
+
+
+def test_a_slice_is_a_chunk_shared_among_the_threads_never_under_the_minimum():
+    assert slices.slice_rows(100_000, 100_000, threads=2) == 50_000
+    assert slices.slice_rows(1_000_000, 100_000, threads=2) == 50_000
+    assert slices.slice_rows(7_043, 100_000, threads=2) == slices.MIN_SLICE_ROWS
+    assert slices.slice_rows(3_000, 100_000, threads=2) == slices.MIN_SLICE_ROWS  # one piece
+    assert slices.slice_rows(50_000, 701, threads=2) == 701  # small chunks stay whole
+    assert slices.slice_rows(0, 100_000, threads=4) == slices.MIN_SLICE_ROWS
+
+
+# (Not the forest: its trees' probabilities are summed in the order its threads finish, so
+# its last bits, and the ranks of near ties, can differ from one run to the next anyway.)
+@pytest.mark.parametrize("kind", ["logistic_regression", "neural_network", "decision_tree"])
+def test_slices_scored_side_by_side_write_the_bytes_one_piece_writes(
+    app, user, original_dataset, tmp_path, monkeypatch, kind
+):
+    model = next(m for m in registry.models_for(user) if m.model_type.key == kind)
+    seen: set[str] = set()
+    score_slice = slices.score_slice
+
+    def watched(*args):
+        seen.add(threading.current_thread().name)
+        return score_slice(*args)
+
+    monkeypatch.setattr(slices, "score_slice", watched)
+    monkeypatch.setattr(slices, "scoring_threads", lambda: 2)
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 300)
+    side_by_side = _score(original_dataset, model, tmp_path / "sliced", chunk_rows=1_000)
+    assert seen and all(name.startswith("churnbuster-score") for name in seen), seen
+
+    seen.clear()
+    monkeypatch.setattr(slices, "scoring_threads", lambda: 1)
+    whole = _score(original_dataset, model, tmp_path / "whole", chunk_rows=100_000)
+    assert seen == {threading.current_thread().name}
+    assert side_by_side.keys() == whole.keys()
+    for name in whole:
+        assert side_by_side[name] == whole[name], name
+
+
+def test_a_failing_slice_fails_the_scoring_and_leaves_no_thread_behind(
+    app, user, original_dataset, monkeypatch
+):
+    model = next(m for m in registry.models_for(user) if m.model_type.key == "decision_tree")
+    original = read_table(original_dataset, "csv")
+    mapping = match_columns(list(original.columns), PREDICTION_COLUMNS)
+    decide = decisions.Decider.decide
+
+    def failing(self, part, *args):
+        if part.index[0] >= 3_000:
+            raise MemoryError("slice three")
+        return decide(self, part, *args)
+
+    monkeypatch.setattr(decisions.Decider, "decide", failing)
+    monkeypatch.setattr(slices, "scoring_threads", lambda: 2)
+    with pytest.raises(MemoryError, match="slice three"):
+        scoring.score_to_files(
+            registry.load_model_pipeline(model), original, mapping, {}, 1_000, details={}
+        )
+    assert not [t for t in threading.enumerate() if t.name.startswith("churnbuster-score")]
+
+
+def test_the_reasons_budget_is_judged_once_for_the_whole_file(
+    app, user, original_dataset, monkeypatch
+):
+    """Slices of 1,000 rows of a 7,043-row file: one probe, its estimate for 7,043 rows, and
+    every slice without reasons once it is over the budget."""
+    tree = next(m for m in registry.models_for(user) if m.model_type.key == "decision_tree")
+    pipeline = registry.load_model_pipeline(tree)
+    original = read_table(original_dataset, "csv")
+    mapping = match_columns(list(original.columns), PREDICTION_COLUMNS)
+    monkeypatch.setattr(chunk, "PROBE_ROWS", 100)
+    probes: list[int] = []
+
+    def timed(estimate: float):
+        decider = decisions.Decider(
+            pipeline, tree.details, None, reasons_budget=estimate, rows=len(original)
+        )
+        explainer = decider.explainer
+        assert explainer is not None
+        contributions = explainer.contributions
+
+        def counted(encoded, probability):
+            probes.append(encoded.rows)
+            return contributions(encoded, probability)
+
+        monkeypatch.setattr(explainer, "contributions", counted)
+        return decider
+
+    def reasons_of(decider) -> list[bool]:
+        given = []
+        for start in range(0, len(original), 1_000):
+            part = original.iloc[start : start + 1_000]
+            encoded = encode(pipeline, part, mapping, decider.layout)
+            probability = estimator_of(pipeline).predict_proba(encoded.matrix)[:, 1]
+            columns = decider.decide(part, mapping, encoded, probability)
+            given.append(bool(np.any(np.asarray(columns.reasons[0]) != "")))
+        return given
+
+    over = timed(0.0)
+    assert reasons_of(over) == [False] * 8 and over.deferred
+    assert probes == [100]  # one probe; the other slices are not timed again
+
+    probes.clear()
+    fits = timed(3600.0)
+    assert reasons_of(fits) == [True] * 8 and not fits.deferred
+    assert probes[0] == 100 and probes.count(100) == 1 and len(probes) == 9
+    assert pd.Series(probes[1:]).sum() == len(original)
