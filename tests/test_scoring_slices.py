@@ -39,13 +39,14 @@ def _score(path: Path, model, folder: Path, chunk_rows: int) -> dict[str, bytes]
     return {"r.csv": targets["csv"].read_bytes(), **files}
 
 
-def test_a_slice_is_a_chunk_shared_among_the_threads_never_under_the_minimum():
-    assert slices.slice_rows(100_000, 100_000, threads=2) == 50_000
-    assert slices.slice_rows(1_000_000, 100_000, threads=2) == 50_000
-    assert slices.slice_rows(7_043, 100_000, threads=2) == slices.MIN_SLICE_ROWS
-    assert slices.slice_rows(3_000, 100_000, threads=2) == slices.MIN_SLICE_ROWS  # one piece
-    assert slices.slice_rows(50_000, 701, threads=2) == 701  # small chunks stay whole
-    assert slices.slice_rows(0, 100_000, threads=4) == slices.MIN_SLICE_ROWS
+def test_a_one_chunk_file_is_shared_among_the_threads_a_larger_one_goes_chunk_by_chunk():
+    assert slices.plan(100_000, 100_000, threads=2) == (50_000, 2)
+    assert slices.plan(7_043, 100_000, threads=2) == (slices.MIN_SLICE_ROWS, 2)
+    assert slices.plan(3_000, 100_000, threads=2) == (slices.MIN_SLICE_ROWS, 2)  # one piece
+    assert slices.plan(0, 100_000, threads=4) == (slices.MIN_SLICE_ROWS, 4)
+    assert slices.plan(1_000, 701, threads=2) == (701, 1)  # several chunks
+    assert slices.plan(1_000_000, 100_000, threads=2) == (100_000, 1)
+    assert slices.plan(700, 701, threads=2) == (701, 2)  # never more than the chunk
 
 
 # (Not the forest: its trees' probabilities are summed in the order its threads finish, so
@@ -65,7 +66,7 @@ def test_slices_scored_side_by_side_write_the_bytes_one_piece_writes(
     monkeypatch.setattr(slices, "score_slice", watched)
     monkeypatch.setattr(slices, "scoring_threads", lambda: 2)
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 300)
-    side_by_side = _score(original_dataset, model, tmp_path / "sliced", chunk_rows=1_000)
+    side_by_side = _score(original_dataset, model, tmp_path / "sliced", chunk_rows=10_000)
     assert seen and all(name.startswith("churnbuster-score") for name in seen), seen
 
     seen.clear()
@@ -92,9 +93,10 @@ def test_a_failing_slice_fails_the_scoring_and_leaves_no_thread_behind(
 
     monkeypatch.setattr(decisions.Decider, "decide", failing)
     monkeypatch.setattr(slices, "scoring_threads", lambda: 2)
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 500)
     with pytest.raises(MemoryError, match="slice three"):
         scoring.score_to_files(
-            registry.load_model_pipeline(model), original, mapping, {}, 1_000, details={}
+            registry.load_model_pipeline(model), original, mapping, {}, 10_000, details={}
         )
     assert not [t for t in threading.enumerate() if t.name.startswith("churnbuster-score")]
 

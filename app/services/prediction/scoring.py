@@ -7,11 +7,11 @@ can never undo it.
 
 Scoring takes two passes over the upload, which is in memory already. The first encodes each
 slice once and computes from that one encoding its probabilities, reasons, input warnings and
-expected values (`decisions.Decider`), slices side by side on every core (`slices`), writing
-them to the row store in order. Ranks need every probability, so the second pass writes the
-result files slice by slice from the upload and the row store, with each row's risk rank.
-Memory stays bounded by the chunk, reasons included; only the probabilities and the ranks
-(12 bytes a row) are held for the whole file.
+expected values (`decisions.Decider`), a one-chunk file's slices side by side on every core
+(`slices`), writing them to the row store in order. Ranks need every probability, so the second
+pass writes the result files slice by slice from the upload and the row store, with each row's
+risk rank. Memory stays bounded by the chunk, reasons included; only the probabilities and the
+ranks (12 bytes a row) are held for the whole file.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from app.services.prediction.rowstore import (
     row_store_paths,
     write_ranks,
 )
-from app.services.prediction.slices import chunks, scored_slices, slice_rows
+from app.services.prediction.slices import chunks, plan, scored_slices
 from app.services.prediction.summary import SummaryBuilder
 from app.services.preprocessing import (
     ID_COLUMN,
@@ -306,7 +306,7 @@ def score_to_files(
     rows = len(original)
     decider = Decider(pipeline, details, costs, with_reasons, reasons_budget, rows=rows)
     # Every pass goes slice by slice: the first scores slices side by side (`slices`).
-    part_rows = slice_rows(rows, chunk_rows)
+    part_rows, threads = plan(rows, chunk_rows)
     summary = SummaryBuilder(mapping)
     probability = np.empty(rows, dtype=np.float64)
 
@@ -326,7 +326,7 @@ def score_to_files(
         )
         writer = RowStoreWriter(table)
         try:
-            for part in scored_slices(pipeline, decider, original, mapping, part_rows):
+            for part in scored_slices(pipeline, decider, original, mapping, part_rows, threads):
                 start, chunk, scored = part.start, part.chunk, part.probability
                 probability[start : start + len(scored)] = scored
                 summary.add(chunk, scored, part.columns)

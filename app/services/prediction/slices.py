@@ -1,12 +1,13 @@
-"""The first pass of scoring on every core: the upload cut into slices, each encoded, scored and
-decided (`decisions.Decider`) in a small thread pool, and handed back in order.
+"""The first pass of scoring on every core: a file of one chunk cut into slices, each encoded,
+scored and decided (`decisions.Decider`) in a small thread pool, and handed back in order.
 
 Encoding, `predict_proba` and the reasons are NumPy and Arrow work that lets go of the GIL, so
 two slices computed side by side take little more than one (a 100k-row file: 0.24–0.33 s on
 one core, 0.16–0.20 s on two). Everything that keeps count (the summary, the row store, the
 drift monitor) still sees the slices one after another, in the file's order, in the caller's
-thread. At most one slice per thread is in flight, and a slice is at most half a chunk, so the
-memory held is that of one chunk, as before.
+thread. A file of several chunks is scored one chunk at a time, as before: side by side, more
+of it would be held at once, and each thread's allocator keeps what it freed for itself (1M
+rows: the scoring process's peak 925 → 1,001 MB, for 0.15 s of 9.8 s).
 """
 
 from __future__ import annotations
@@ -37,12 +38,16 @@ def scoring_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def slice_rows(rows: int, chunk_rows: int, threads: int | None = None) -> int:
-    """Rows per slice of a `rows`-row file whose chunks hold `chunk_rows`: a chunk (or the
-    whole file, when smaller) shared out among the threads, never under MIN_SLICE_ROWS."""
+def plan(rows: int, chunk_rows: int, threads: int | None = None) -> tuple[int, int]:
+    """(rows per slice, threads) for a `rows`-row file whose chunks hold `chunk_rows`: a file of
+    one chunk shared out among the threads, slices never under MIN_SLICE_ROWS (nor over the
+    chunk); a larger file chunk by chunk, in one thread."""
+    chunk_rows = max(chunk_rows, 1)
     threads = threads or scoring_threads()
-    share = math.ceil(min(max(chunk_rows, 1), max(rows, 1)) / threads)
-    return max(share, min(MIN_SLICE_ROWS, max(chunk_rows, 1)))
+    if rows > chunk_rows:
+        return chunk_rows, 1
+    share = math.ceil(max(rows, 1) / threads)
+    return max(share, min(MIN_SLICE_ROWS, chunk_rows)), threads
 
 
 def chunks(original: pd.DataFrame, rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
@@ -80,13 +85,12 @@ def scored_slices(
     original: pd.DataFrame,
     mapping: dict[str, str],
     rows_per_slice: int,
-    threads: int | None = None,
+    threads: int = 1,
 ) -> Iterator[ScoredSlice]:
-    """Every slice of `original` scored, in order: side by side on `threads` threads (one per
-    core) when there is more than one slice. A slice's failure is raised in its turn; the
-    slices still in flight are awaited (not abandoned) before it leaves."""
+    """Every slice of `original` scored, in order: side by side on `threads` threads when
+    there is more than one slice. A slice's failure is raised in its turn; the slices still in
+    flight are awaited (not abandoned) before it leaves."""
     parts = chunks(original, rows_per_slice)
-    threads = threads or scoring_threads()
     if threads == 1 or len(original) <= rows_per_slice:
         for start, chunk in parts:
             yield score_slice(pipeline, decider, mapping, start, chunk)
