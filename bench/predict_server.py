@@ -22,13 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def bench_app():
-    """gunicorn's entry point (`predict_server:bench_app()`): the benchmark's app, its fork
-    server started as wsgi.py starts it."""
+    """gunicorn's entry point (`predict_server:bench_app()`): the benchmark's app, its
+    templates compiled and its fork server started as wsgi.py does."""
     from predict_setup import make_app
 
     from app.services import jobs
+    from app.web.templating import precompile_in_background
 
     app = make_app(Path(os.environ["CHURN_BENCH_WORK"]))
+    precompile_in_background(app)
     jobs.warm_children(app)
     return app
 

@@ -83,3 +83,45 @@ def test_the_site_icon_answers_at_the_root(client):
     assert response.status_code == 200
     assert response.mimetype == "image/vnd.microsoft.icon"
     assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+
+
+def test_the_pages_templates_are_compiled_before_their_first_visit(app, client, monkeypatch):
+    """wsgi.py compiles every page's template in the background at start, so the first visit
+    of a page renders it without compiling it."""
+    from app.web.templating import precompile_in_background
+
+    environment = app.jinja_env
+    compiled: list[str] = []
+    compile_ = environment.compile
+
+    def counted(source, name=None, *args, **kwargs):
+        compiled.append(name)
+        return compile_(source, name, *args, **kwargs)
+
+    monkeypatch.setattr(environment, "compile", counted)
+    environment.cache.clear()
+    client.get("/auth/login")
+    assert "auth/login.html" in compiled  # without it, the first visit compiles its page
+
+    environment.cache.clear()
+    precompile_in_background(app).join(timeout=60)
+    assert "shared/predict.html" in compiled and "shared/prediction.html" in compiled
+    compiled.clear()
+    assert client.get("/auth/login").status_code == 200
+    assert client.get("/").status_code == 200
+    assert compiled == []
+
+
+def test_the_web_entry_point_starts_the_template_compilation():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "wsgi.py").read_text())
+    calls = [
+        node.value.func.id
+        for node in tree.body
+        if isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+    ]
+    assert "precompile_in_background" in calls

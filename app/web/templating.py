@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 from flask import Flask
@@ -103,3 +104,20 @@ def register_globals(app: Flask) -> None:
         REASON_BASELINES=decisions.BASELINE_TEXT,
         chart_alt=chart_text,  # each chart's text alternative, stated in figures
     )
+
+
+def precompile_templates(app: Flask) -> None:
+    """Compile every page's template now (41 of them: 0.2 s), so that no first visit after a
+    start waits for its page's (a result page's first view took 0.04 s longer)."""
+    environment = app.jinja_env
+    for name in environment.list_templates(filter_func=lambda name: name.endswith(".html")):
+        environment.get_template(name)
+
+
+def precompile_in_background(app: Flask) -> threading.Thread:
+    """`precompile_templates` in a daemon thread: the server answers meanwhile."""
+    thread = threading.Thread(
+        target=precompile_templates, args=(app,), name="churnbuster-templates", daemon=True
+    )
+    thread.start()
+    return thread
