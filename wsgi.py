@@ -3,10 +3,10 @@
 With the thread back end the web process runs the jobs, so it also runs the sweep (a daemon
 thread: at once, then every SWEEP_INTERVAL seconds), which marks rows whose job died with an
 earlier process as failed, and starts the fork server that its large jobs' child processes
-start from (`jobs.warm_children`), so the first of them does not wait for the imports. Every
-page's template is compiled in the background at once, so no first visit waits for it. With RQ,
+start from (`jobs.warm_children`), so the first of them does not wait for the imports. With RQ,
 the worker and `flask sweep` do it; nothing here touches Redis, so the web starts and serves
-while Redis is down. Do not use gunicorn's --preload: the thread would stay in the master
+while Redis is down. Every page's template is compiled in the background at once, so no first
+visit waits for it. Do not use gunicorn's --preload: the threads would stay in the master
 process.
 """
 

@@ -2,6 +2,7 @@
 
 - `intake`: the form's values and the upload, checked before any work, then scored or queued;
 - `scoring`: the scoring job, in bounded chunks;
+- `slices`: its first pass, a one-chunk file's slices side by side on every core;
 - `results`: the result files and their downloads;
 - `rowstore`: every scored row's decision columns, memory-mapped for pages and call lists;
 - `browse`: every row paged, sorted and searched; the call list; the page's campaign part;

@@ -55,9 +55,7 @@ from app.services.preprocessing import (
     number_columns,
     read_table,
 )
-from app.services.preprocessing.encoding import (
-    EncodedChunk,
-)
+from app.services.preprocessing.encoding import EncodedChunk
 from app.services.storage.uploads import upload_limits
 
 log = logging.getLogger(__name__)
@@ -305,7 +303,7 @@ def score_to_files(
     """
     rows = len(original)
     decider = Decider(pipeline, details, costs, with_reasons, reasons_budget, rows=rows)
-    # Every pass goes slice by slice: the first scores slices side by side (`slices`).
+    # Both passes go slice by slice; the first scores a one-chunk file's slices side by side.
     part_rows, threads = plan(rows, chunk_rows)
     summary = SummaryBuilder(mapping)
     probability = np.empty(rows, dtype=np.float64)
