@@ -117,7 +117,7 @@ def _messy_upload(original_dataset: Path, path: Path) -> None:
     path.write_text(frame.to_csv(index=False))
 
 
-def _score(path: Path, model, folder: Path) -> dict[str, bytes]:
+def _score(path: Path, model, folder: Path, chunk_rows: int = 701) -> dict[str, bytes]:
     folder.mkdir()
     original = read_table(path, "csv")
     mapping = match_columns(list(original.columns), PREDICTION_COLUMNS)
@@ -127,7 +127,7 @@ def _score(path: Path, model, folder: Path) -> dict[str, bytes]:
         original,
         mapping,
         {"csv": targets["r.csv"], "xlsx": targets["r.xlsx"]},
-        701,
+        chunk_rows,
         details=model.details,
         costs=Costs(500.0, 50.0, 5.0, 0.3),
     )

@@ -5,8 +5,6 @@ behind, and whether the reasons fit a request's budget is judged once, for the w
 from __future__ import annotations
 
 import threading
-import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,29 +12,10 @@ import pytest
 
 from app.services import decisions, registry
 from app.services.decisions import chunk
-from app.services.decisions.costs import Costs
 from app.services.prediction import scoring, slices
 from app.services.preprocessing import PREDICTION_COLUMNS, match_columns, read_table
 from app.services.preprocessing.encoding import encode, estimator_of
-
-
-def _score(path: Path, model, folder: Path, chunk_rows: int) -> dict[str, bytes]:
-    folder.mkdir()
-    original = read_table(path, "csv")
-    mapping = match_columns(list(original.columns), PREDICTION_COLUMNS)
-    targets = {"csv": folder / "r.csv", "xlsx": folder / "r.xlsx"}
-    scoring.score_to_files(
-        registry.load_model_pipeline(model),
-        original,
-        mapping,
-        targets,
-        chunk_rows,
-        details=model.details,
-        costs=Costs(500.0, 50.0, 5.0, 0.3),
-    )
-    with zipfile.ZipFile(targets["xlsx"]) as workbook:
-        files = {name: workbook.read(name) for name in workbook.namelist()}
-    return {"r.csv": targets["csv"].read_bytes(), **files}
+from tests.test_fast_paths import _score  # the result files' bytes, scored with costs
 
 
 def test_a_one_chunk_file_is_shared_among_the_threads_a_larger_one_goes_chunk_by_chunk():
