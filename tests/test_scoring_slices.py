@@ -67,13 +67,13 @@ def test_a_failing_slice_fails_the_scoring_and_leaves_no_thread_behind(
 
     def failing(self, part, *args):
         if part.index[0] >= 3_000:
-            raise MemoryError("slice three")
+            raise MemoryError("the second slice")
         return decide(self, part, *args)
 
     monkeypatch.setattr(decisions.Decider, "decide", failing)
     monkeypatch.setattr(slices, "scoring_threads", lambda: 2)
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 500)
-    with pytest.raises(MemoryError, match="slice three"):
+    with pytest.raises(MemoryError, match="the second slice"):
         scoring.score_to_files(
             registry.load_model_pipeline(model), original, mapping, {}, 10_000, details={}
         )
@@ -83,7 +83,7 @@ def test_a_failing_slice_fails_the_scoring_and_leaves_no_thread_behind(
 def test_the_reasons_budget_is_judged_once_for_the_whole_file(
     app, user, original_dataset, monkeypatch
 ):
-    """Slices of 1,000 rows of a 7,043-row file: one probe, its estimate for 7,043 rows, and
+    """Slices of 1,000 rows of a 7,043-row file: one probe, judged for the whole file, and
     every slice without reasons once it is over the budget."""
     tree = next(m for m in registry.models_for(user) if m.model_type.key == "decision_tree")
     pipeline = registry.load_model_pipeline(tree)
