@@ -28,9 +28,9 @@ def test_a_one_chunk_file_is_shared_among_the_threads_a_larger_one_goes_chunk_by
     assert slices.plan(700, 701, threads=2) == (701, 2)  # never more than the chunk
 
 
-# (Not the forest: its trees' probabilities are summed in the order its threads finish, so
-# its last bits, and the ranks of near ties, can differ from one run to the next anyway.)
-@pytest.mark.parametrize("kind", ["logistic_regression", "neural_network", "decision_tree"])
+@pytest.mark.parametrize(
+    "kind", ["logistic_regression", "random_forest", "neural_network", "decision_tree"]
+)
 def test_slices_scored_side_by_side_write_the_bytes_one_piece_writes(
     app, user, original_dataset, tmp_path, monkeypatch, kind
 ):

@@ -59,15 +59,16 @@ class _Ensemble:
 
 
 def _ensemble_of(estimator: Any) -> _Ensemble | None:
-    # By name: scikit-learn stays in the training and prediction services.
-    name = type(estimator).__name__
+    # By name (a loaded forest's class is a subclass, `training.forests`): scikit-learn stays
+    # in the training and prediction services.
+    names = {kind.__name__ for kind in type(estimator).__mro__}
     if len(getattr(estimator, "classes_", ())) != 2:
         return None
-    if name == "GradientBoostingClassifier":
+    if "GradientBoostingClassifier" in names:
         if getattr(estimator, "loss", None) != "log_loss" or estimator.estimators_.shape[1] != 1:
             return None
         return _Ensemble(estimator, boosted=True)
-    if name in ("RandomForestClassifier", "ExtraTreesClassifier"):
+    if names & {"RandomForestClassifier", "ExtraTreesClassifier"}:
         if getattr(estimator, "n_outputs_", 1) != 1:
             return None
         return _Ensemble(estimator, boosted=False)

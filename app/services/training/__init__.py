@@ -3,6 +3,7 @@
 - `pipelines`: the preprocessor (laid out as the upload contract says), the estimators, the split;
 - `evaluation`: fitting on the 80% part and measuring on the held-out 20%;
 - `files`: atomic model files, checked by SHA-256 before they are loaded; plain metadata;
+- `forests`: a loaded forest predicts on every core, the same bits on every run;
 - `manifest`: the signed record of the checksums of the files the app wrote in a folder;
 - `measures`: figures of probabilities against outcomes, with a bootstrap interval of the AUC.
 """

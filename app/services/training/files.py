@@ -136,14 +136,15 @@ def _verified_bytes(path: Path, expected_sha256: str | None, max_bytes: int | No
 
 
 def predict_on_every_core(pipeline: Any) -> None:
-    """Let a forest predict its trees on every core of this machine. Set on the loaded object
-    only (the file and its checksum stay as trained); the other estimators predict in one
-    vectorised pass, or through BLAS, which uses the cores by itself."""
-    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    """Let a forest predict its trees on every core of this machine, the same bits on every
+    run (`forests`). Set on the loaded object only (the file and its checksum stay as
+    trained); the other estimators predict in one vectorised pass, or through BLAS, which uses
+    the cores by itself."""
+    from app.services.training.forests import repeatable
 
     steps = getattr(pipeline, "named_steps", None)
     estimator = steps.get("model") if steps is not None else None
-    if isinstance(estimator, (RandomForestClassifier, ExtraTreesClassifier)):
+    if estimator is not None and repeatable(estimator):
         estimator.n_jobs = os.cpu_count() or 1
 
 
