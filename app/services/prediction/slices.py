@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,23 +87,23 @@ def scored_slices(
     rows_per_slice: int,
     threads: int = 1,
 ) -> Iterator[ScoredSlice]:
-    """Every slice of `original` scored, in order: side by side on `threads` threads when
-    there is more than one slice. A slice's failure is raised in its turn; the slices still in
-    flight are awaited (not abandoned) before it leaves."""
+    """Every slice of `original` scored, in order: all of them side by side on `threads`
+    threads when there is more than one (`plan` cuts a file into at most that many). A slice's
+    failure is raised in its turn; the slices still running are awaited (not abandoned) before
+    it leaves."""
     parts = chunks(original, rows_per_slice)
     if threads == 1 or len(original) <= rows_per_slice:
         for start, chunk in parts:
             yield score_slice(pipeline, decider, mapping, start, chunk)
         return
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="churnbuster-score") as pool:
-        pending: list[Future[ScoredSlice]] = []
+        pending = [
+            pool.submit(score_slice, pipeline, decider, mapping, start, chunk)
+            for start, chunk in parts
+        ]
         try:
-            for start, chunk in parts:
-                pending.append(pool.submit(score_slice, pipeline, decider, mapping, start, chunk))
-                if len(pending) >= threads:
-                    yield pending.pop(0).result()
-            while pending:
-                yield pending.pop(0).result()
+            for future in pending:
+                yield future.result()
         finally:
             for future in pending:
                 future.cancel()
