@@ -174,3 +174,43 @@ def test_a_refusal_after_small_blocks_says_what_the_large_blocks_say(tmp_path, m
     with pytest.raises(InvalidUpload) as plain:
         read_table(path, "csv", limits)
     assert str(fast.value) == str(plain.value)
+
+
+def _reads_whole(monkeypatch) -> list[Path]:
+    """The files pyarrow's whole-file CSV reader is asked to read from now on."""
+    from pyarrow import csv as pa_csv
+
+    read, asked = pa_csv.read_csv, []
+
+    def spy(path, *args, **kwargs):
+        asked.append(Path(path))
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(pa_csv, "read_csv", spy)
+    return asked
+
+
+def test_a_file_without_quotes_is_read_whole_and_reads_as_streamed(
+    original_dataset, tmp_path, monkeypatch
+):
+    path = tmp_path / "plain.csv"
+    frame = pd.read_csv(original_dataset, dtype=str, keep_default_na=False)
+    frame.iloc[:3000].to_csv(path, index=False, quoting=3)  # csv.QUOTE_NONE: not one quote
+    assert b'"' not in path.read_bytes()
+    asked = _reads_whole(monkeypatch)
+    whole = read_table(path, "csv")
+    assert asked == [path]
+    monkeypatch.setattr(csv_reading, "_holds", lambda path, byte: True)
+    streamed = read_table(path, "csv")
+    assert asked == [path]  # the second read streamed
+    pd.testing.assert_frame_equal(whole, streamed)
+    assert len(whole) == 3000 and list(whole.columns) == list(frame.columns)
+
+
+def test_a_quoted_newline_is_never_read_as_a_row_end(tmp_path, monkeypatch):
+    path = tmp_path / "quoted.csv"
+    path.write_text('customerID,Notes\n1,"two\nlines"\n2,plain\n')
+    asked = _reads_whole(monkeypatch)
+    frame = read_table(path, "csv")
+    assert asked == []  # one quote anywhere: streamed, newlines inside values allowed
+    assert frame["Notes"].tolist() == ["two\nlines", "plain"]
