@@ -180,14 +180,16 @@ def encode(
     rows = len(original)
     # One matrix, filled in place: no per-feature blocks to stack.
     matrix = np.zeros((rows, layout.width), dtype=np.float64)
-    row_numbers = np.arange(rows)
+    cells = matrix.reshape(-1)  # the same memory, one row after another
+    row_starts = np.arange(rows) * layout.width
     codes, missing = [], []
     for i, name in enumerate(CATEGORICAL_FEATURES):
         found, empty = category_codes_and_missing(
             original[mapping[name]], name, layout.categories[i], layout.category_fill[i]
         )
-        known = found >= 0  # a value never seen in training: all zeros
-        matrix[row_numbers[known], layout.offsets[i] + found[known]] = 1.0
+        # Each row's 1 at its category's column; a value never seen in training leaves the
+        # input's columns all zeros (its first one is written 0). Flat indices: no row mask.
+        cells[row_starts + (layout.offsets[i] + np.maximum(found, 0))] = found >= 0
         codes.append(found)
         missing.append(empty)
     numbers = np.column_stack(
