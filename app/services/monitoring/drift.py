@@ -174,16 +174,17 @@ class DriftMonitor:
             return
         for name, counts in self.counts.items():
             spec = self.profile["features"][name]
-            column = chunk[self.mapping[name]]
             if spec["kind"] == "category":
                 codes = self._encoded_bins(encoded, name, spec["categories"])
                 if codes is None:
-                    codes = _category_codes(column, name, spec["categories"])
+                    codes = _category_codes(chunk[self.mapping[name]], name, spec["categories"])
             elif encoded is not None:
                 numbers = encoded.numbers[:, NUMERIC_FEATURES.index(name)]
                 codes = _number_codes(numbers, spec["edges"])
             else:
-                codes = _number_codes(numeric_values(column, name), spec["edges"])
+                codes = _number_codes(
+                    numeric_values(chunk[self.mapping[name]], name), spec["edges"]
+                )
             counts += np.bincount(codes, minlength=len(counts))
 
     def _encoded_bins(
