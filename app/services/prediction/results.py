@@ -60,9 +60,13 @@ def kept_columns(columns: Iterable[str]) -> list[str]:
     return [c for c in columns if column_key(c) not in _NEW_COLUMN_KEYS]
 
 
-def labels(probability: np.ndarray) -> np.ndarray:
-    """The model's call at the threshold: Yes (churns) or No."""
-    return np.where(probability >= THRESHOLD, "Yes", "No")
+def yes_no(flags: Any) -> Any:
+    """Arrow text "Yes" where the Arrow booleans `flags` are true, "No" elsewhere (one kernel,
+    no NumPy text array in between)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.if_else(flags, pa.scalar("Yes", pa.string()), pa.scalar("No", pa.string()))
 
 
 class ResultWriters:
@@ -209,14 +213,13 @@ def added_columns(stored: Any, ranks: np.ndarray, fields: list[tuple[str, Any]])
 
     probability = stored.column("probability")
     arrays = [
-        pa.array(labels(probability.to_numpy()), type=pa.string()),
+        yes_no(pc.greater_equal(probability, THRESHOLD)),  # the model's call at the threshold
         pc.round(probability, 4),
         pa.array(ranks, type=pa.int32()),
         *[stored.column(name) for name in REASON_FIELDS],
         stored.column("warnings"),
     ]
     if len(fields) > len(arrays):
-        contact = stored.column("contact").to_numpy(zero_copy_only=False)
         arrays.append(pc.round(stored.column("expected_value"), 2))
-        arrays.append(pa.array(np.where(contact.astype(bool), "Yes", "No"), type=pa.string()))
+        arrays.append(yes_no(pc.fill_null(stored.column("contact"), False)))
     return pa.record_batch(arrays, schema=pa.schema(fields))
