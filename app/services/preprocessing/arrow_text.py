@@ -55,13 +55,15 @@ def only_bytes(array: Any, allowed: np.ndarray, longest: int) -> bool:
 def any_starts_with(array: Any, first: np.ndarray) -> bool:
     """Whether any cell of the Arrow text `array` starts with a byte that `first` (a table of
     256 booleans) marks; True when the array is not of a text type this reads. Null cells count
-    with whatever bytes they span, so the answer errs towards True."""
+    with whatever bytes they span, so the answer errs towards True, and so may an empty cell:
+    the byte read at its start is the next cell's first (or, at the end, the last byte)."""
     for chunk in text_chunks(array):
         if chunk is None:
             return True
         offsets, data = chunk
-        starts = offsets[:-1][np.diff(offsets) > 0]
-        if len(starts) and first[data[starts]].any():
+        if len(offsets) < 2 or offsets[-1] == offsets[0]:
+            continue  # no cell holds a byte
+        if first[np.take(data, offsets[:-1], mode="clip")].any():
             return True
     return False
 
