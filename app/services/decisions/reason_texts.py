@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ def points_text(points: float) -> str:
 
 def number_text(value: float) -> str:
     """A number as a person writes it: 2, 70.35, 1,889.5."""
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         return "?"
     text = f"{value:,.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
@@ -95,7 +96,7 @@ def top_reasons(
         giving = ((order == categorical + j) & given).any(axis=1)
         distinct, inverse = np.unique(encoded.numbers[giving, j], return_inverse=True)
         label[categorical + j, giving] = len(texts) + inverse.reshape(-1)
-        texts += [f"{name} = {number_text(v)}" for v in distinct]
+        texts += [f"{name} = {number_text(v)}" for v in distinct.tolist()]  # Python floats
     slots: list[Any] = []
     for slot in range(REASON_COUNT):
         pairs = label[order[:, slot], every] * len(_POINTS)
