@@ -1,6 +1,7 @@
 """The first pass scores slices side by side (`prediction.slices`) and changes nothing: the same
 result bytes as one piece in one thread, a failing slice fails the scoring and leaves no thread
-behind, and whether the reasons fit a request's budget is judged once, for the whole file."""
+behind, whether the reasons fit a request's budget is judged once, for the whole file, and BLAS
+keeps to one thread while the slices share the cores."""
 
 from __future__ import annotations
 
@@ -126,3 +127,37 @@ def test_the_reasons_budget_is_judged_once_for_the_whole_file(
     assert reasons_of(fits) == [True] * 8 and not fits.deferred
     assert probes[0] == 100 and probes.count(100) == 1 and len(probes) == 9
     assert pd.Series(probes[1:]).sum() == len(original)
+
+
+def _blas_threads() -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_blas_keeps_to_one_thread_while_the_slices_share_the_cores(
+    app, user, original_dataset, monkeypatch
+):
+    from threadpoolctl import ThreadpoolController
+
+    model = next(m for m in registry.models_for(user) if m.model_type.key == "logistic_regression")
+    original = read_table(original_dataset, "csv")
+    mapping = match_columns(list(original.columns), PREDICTION_COLUMNS)
+    during: list[set[int]] = []
+    score_slice = slices.score_slice
+
+    def watched(*args):
+        during.append(_blas_threads())
+        return score_slice(*args)
+
+    monkeypatch.setattr(slices, "score_slice", watched)
+    monkeypatch.setattr(slices, "scoring_threads", lambda: 2)
+    monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 1_000)
+    pipeline = registry.load_model_pipeline(model)
+    with ThreadpoolController().limit(limits=2, user_api="blas"):  # BLAS as on two cores
+        scoring.score_to_files(pipeline, original, mapping, {}, 10_000, details=model.details)
+        assert len(during) == 2 and all(threads == {1} for threads in during), during
+        assert _blas_threads() == {2}  # given back once the slices are done
+        during.clear()
+        scoring.score_to_files(pipeline, original, mapping, {}, 5_000, details=model.details)
+        assert during and all(threads == {2} for threads in during)  # one thread: BLAS's own

@@ -3,15 +3,18 @@ scored and decided (`decisions.Decider`) in a small thread pool, and handed back
 
 Encoding, `predict_proba` and the reasons are NumPy and Arrow work that lets go of the GIL, so
 two slices computed side by side take little more than one (a 100k-row file: 0.24–0.33 s on
-one core, 0.16–0.20 s on two). Everything that keeps count (the summary, the row store, the
-drift monitor) still sees the slices one after another, in the file's order, in the caller's
-thread. A file of several chunks is scored one chunk at a time, as before: side by side, more
-of it would be held at once, and each thread's allocator keeps what it freed for itself (1M
-rows: the scoring process's peak 925 → 1,001 MB, for 0.15 s of 9.8 s).
+one core, 0.16–0.20 s on two). While they do, BLAS keeps to one thread (`one_blas_thread`).
+Everything that keeps count (the summary, the row store, the drift monitor) still sees the
+slices one after another, in the file's order, in the caller's thread. A file of several
+chunks is scored one chunk at a time, as before: side by side, more of it would be held at
+once, and each thread's allocator keeps what it freed for itself (1M rows: the scoring
+process's peak 925 → 1,001 MB, for 0.15 s of 9.8 s).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 from collections.abc import Iterator
@@ -36,6 +39,21 @@ MIN_SLICE_ROWS = 5_000  # a smaller file is scored in one piece, in the caller's
 def scoring_threads() -> int:
     """Threads of the first pass: one per core, at most four."""
     return max(1, min(4, os.cpu_count() or 1))
+
+
+@functools.cache
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # finds the loaded BLAS libraries once (about 20 ms)
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """BLAS (OpenBLAS under NumPy and scikit-learn) on one thread while the slices share the
+    cores: a BLAS call in each slice's thread would otherwise start its own helpers, and more
+    busy threads than cores slow every slice (LR at 100k rows: the first pass 375-390 → 290-310
+    ms). The limit is the process's while it holds, as BLAS has no other kind."""
+    return _blas().limit(limits=1, user_api="blas")
 
 
 def plan(rows: int, chunk_rows: int, threads: int | None = None) -> tuple[int, int]:
@@ -96,7 +114,10 @@ def scored_slices(
         for start, chunk in parts:
             yield score_slice(pipeline, decider, mapping, start, chunk)
         return
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="churnbuster-score") as pool:
+    with (
+        one_blas_thread(),
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="churnbuster-score") as pool,
+    ):
         pending = [
             pool.submit(score_slice, pipeline, decider, mapping, start, chunk)
             for start, chunk in parts
