@@ -174,18 +174,9 @@ def _read_rows(path: Path, encoding: str, delimiter: str, header: list[str], lim
     Blocks of `FAST_BLOCK_BYTES` parse about twice as fast as larger ones (they stay in the
     processor's cache). A file they cannot read whole (a row longer than a block, a cap passed,
     anything unreadable) is read again in blocks of `BLOCK_BYTES`, so what it is refused with,
-    and the rows it may hold, are exactly those of that read.
-
-    A UTF-8 file without a single quote character holds no newline inside a value: it is read
-    first as a whole, its blocks parsed side by side on every core (100k rows: 40 ms against
-    70 ms), and refused or retried exactly as a file read in small blocks is."""
+    and the rows it may hold, are exactly those of that read."""
     import pyarrow as pa
 
-    if encoding in ("utf-8", "utf-8-sig") and not _holds(path, b'"'):
-        try:
-            return _read_blocks(path, encoding, delimiter, header, limits, FAST_BLOCK_BYTES, True)
-        except (pa.ArrowException, UnicodeError, InvalidUpload):
-            pass
     try:
         return _read_blocks(path, encoding, delimiter, header, limits, FAST_BLOCK_BYTES)
     except (pa.ArrowException, UnicodeError, InvalidUpload):
@@ -203,33 +194,25 @@ def _read_blocks(
     header: list[str],
     limits: UploadLimits,
     block_bytes: int,
-    unquoted: bool = False,
 ):
-    """The rows as text in blocks of `block_bytes`: streamed (a cap checked at every block),
-    or, for an `unquoted` file (no value can hold a newline), read whole in parallel and
-    checked once."""
     import pyarrow as pa
     from pyarrow import csv as pa_csv
 
     names = [f"c{i}" for i in range(len(header))]  # the header's own names may repeat ("")
-    options = {
-        "read_options": pa_csv.ReadOptions(
+    reader = pa_csv.open_csv(
+        path,
+        read_options=pa_csv.ReadOptions(
             block_size=block_bytes,
             column_names=names,
             encoding="utf-8" if encoding == "utf-8-sig" else encoding,
         ),
-        "parse_options": pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=not unquoted),
-        "convert_options": pa_csv.ConvertOptions(
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()),
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
-    }
-    if unquoted:
-        table = pa_csv.read_csv(path, **options)
-        limits.check_rows(table.num_rows - 1, len(header))  # the header is the first row
-        return table.slice(1)
-    reader = pa_csv.open_csv(path, **options)
+    )
     batches = []
     rows = -1  # the header is read as the first row
     for batch in reader:
@@ -238,12 +221,6 @@ def _read_blocks(
         batches.append(batch)
     table = pa.Table.from_batches(batches, schema=reader.schema)
     return table.slice(1)
-
-
-def _holds(path: Path, byte: bytes) -> bool:
-    """Whether the file holds `byte` anywhere (read in large blocks; 14 MB: about 5 ms)."""
-    with path.open("rb") as handle:
-        return any(byte in block for block in iter(lambda: handle.read(BLOCK_BYTES), b""))
 
 
 def arrow_reason(error: Exception) -> str:
