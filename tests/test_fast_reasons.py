@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.linear_model import LogisticRegression
 
 from app.services import decisions, training
 from app.services.decisions import reason_texts, reasons, tree_substitution
@@ -82,6 +83,27 @@ def test_the_faster_path_gives_the_contributions_of_scoring_every_variant_in_ful
         monkeypatch.setattr(tree_substitution, "PARALLEL_ROWS", 0)
         threaded = decider.explainer.contributions(encoded, probability)
         np.testing.assert_allclose(threaded, expected, rtol=0, atol=1e-9)
+
+
+class _BentLogistic(LogisticRegression):
+    """A linear model by its weights whose probabilities are not sigmoid(x . coef)."""
+
+    def predict_proba(self, X):
+        churn = super().predict_proba(X)[:, 1] ** 2
+        return np.column_stack([1 - churn, churn])
+
+
+def test_a_linear_looking_model_whose_probabilities_are_not_its_sigmoid_is_substituted(data):
+    features, target, customers = data
+    pipeline = fitted("logistic_regression", features, target)
+    bent = _BentLogistic()
+    bent.__dict__.update(estimator_of(pipeline).__dict__)
+    pipeline.steps[-1] = (pipeline.steps[-1][0], bent)
+    decider, encoded, probability = chunk_of(pipeline, features, customers)
+    assert isinstance(decider.explainer, reasons.LinearExplainer)  # by its weights
+    columns = decider.decide(customers, {n: n for n in customers.columns}, encoded, probability)
+    assert decider.method == decisions.SUBSTITUTION
+    assert sum(bool(r) for r in columns.reasons[0].to_pylist()) > ROWS // 2
 
 
 def test_a_network_with_linear_hidden_layers_gets_exact_contributions(data):

@@ -92,10 +92,18 @@ class Decider:
     def method(self) -> str | None:
         return None if self.explainer is None else self.explainer.method
 
-    def _checked_explainer(self, encoded: EncodedChunk, probability: np.ndarray) -> Explainer:
+    def _linear_mismatch(self, encoded: EncodedChunk, probability: np.ndarray) -> bool:
+        """Whether the explainer is linear but the chunk's probabilities are not sigmoid(x .
+        coef) (checked outside the lock: it is NumPy work each slice does for itself)."""
+        explainer = self.explainer
+        return isinstance(explainer, LinearExplainer) and not explainer.matches(
+            encoded, probability
+        )
+
+    def _checked_explainer(self, mismatch: bool) -> Explainer:
         explainer = self.explainer
         assert explainer is not None and self.layout is not None and self.baseline is not None
-        if isinstance(explainer, LinearExplainer) and not explainer.matches(encoded, probability):
+        if mismatch and isinstance(explainer, LinearExplainer):
             # Linear-looking, but its probabilities are not sigmoid(x . coef): substitute.
             explainer = substitution_for(self._estimator, self.layout, self.baseline)
             self.explainer = explainer
@@ -144,8 +152,9 @@ class Decider:
         excluded = checks.flagged.copy()
         for i in range(len(CATEGORICAL_FEATURES)):
             excluded[:, i] |= encoded.codes[i] < 0
+        mismatch = self.with_reasons and self._linear_mismatch(encoded, probability)
         with self._settling:
-            explainer = self._checked_explainer(encoded, probability) if self.with_reasons else None
+            explainer = self._checked_explainer(mismatch) if self.with_reasons else None
             if explainer is not None and self._over_budget(explainer, encoded, probability):
                 self.with_reasons, self.deferred = False, True
             if not self.with_reasons:
