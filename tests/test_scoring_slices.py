@@ -161,3 +161,17 @@ def test_blas_keeps_to_one_thread_while_the_slices_share_the_cores(
         during.clear()
         scoring.score_to_files(pipeline, original, mapping, {}, 5_000, details=model.details)
         assert during and all(threads == {2} for threads in during)  # one thread: BLAS's own
+
+
+def test_two_scorings_side_by_side_give_blas_back_only_when_the_last_one_leaves():
+    from threadpoolctl import ThreadpoolController
+
+    with ThreadpoolController().limit(limits=2, user_api="blas"):
+        first, second = slices.one_blas_thread(), slices.one_blas_thread()
+        first.__enter__()
+        second.__enter__()
+        assert _blas_threads() == {1}
+        first.__exit__(None, None, None)
+        assert _blas_threads() == {1}  # the second is still slicing
+        second.__exit__(None, None, None)
+        assert _blas_threads() == {2}

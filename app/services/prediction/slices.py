@@ -17,6 +17,7 @@ import contextlib
 import functools
 import math
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,12 +49,36 @@ def _blas() -> Any:
     return ThreadpoolController()  # finds the loaded BLAS libraries once (about 20 ms)
 
 
-def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
-    """BLAS (OpenBLAS under NumPy and scikit-learn) on one thread while the slices share the
-    cores: a BLAS call in each slice's thread would otherwise start its own helpers, and more
-    busy threads than cores slow every slice (LR at 100k rows: the first pass 375-390 → 290-310
-    ms). The limit is the process's while it holds, as BLAS has no other kind."""
-    return _blas().limit(limits=1, user_api="blas")
+class _OneBlasThread:
+    """BLAS (OpenBLAS under NumPy and scikit-learn) on one thread while any file's slices share
+    the cores: a BLAS call in each slice's thread would otherwise start its own helpers, and
+    more busy threads than cores slow every slice (LR at 100k rows: the first pass 375-390 →
+    290-310 ms). The limit is the process's (BLAS has no other kind), so it is set when the
+    first scoring takes it and given back when the last one leaves: two jobs side by side never
+    leave BLAS on one thread for the rest of the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limiter: Any = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._holders == 0:
+                self._limiter = _blas().limit(limits=1, user_api="blas")
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
+
+
+one_blas_thread = _OneBlasThread()
 
 
 def plan(rows: int, chunk_rows: int, threads: int | None = None) -> tuple[int, int]:
