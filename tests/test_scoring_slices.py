@@ -74,11 +74,13 @@ def test_a_failing_slice_fails_the_scoring_and_leaves_no_thread_behind(
     monkeypatch.setattr(decisions.Decider, "decide", failing)
     monkeypatch.setattr(slices, "scoring_threads", lambda: 2)
     monkeypatch.setattr(slices, "MIN_SLICE_ROWS", 500)
+    blas = _blas_threads()
     with pytest.raises(MemoryError, match="the second slice"):
         scoring.score_to_files(
             registry.load_model_pipeline(model), original, mapping, {}, 10_000, details={}
         )
     assert not [t for t in threading.enumerate() if t.name.startswith("churnbuster-score")]
+    assert _blas_threads() == blas  # BLAS's threads given back too
 
 
 def test_the_reasons_budget_is_judged_once_for_the_whole_file(
